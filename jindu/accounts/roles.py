@@ -1,0 +1,88 @@
+"""Default roles and their permissions, created after migration when missing.
+
+Later edits (admin, API) are kept: :func:`ensure_default_roles` only creates roles that do
+not exist yet, and adds permissions of models that appeared since (new modules), never
+removing a permission an administrator has changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    code: str
+    name: str
+    description: str
+    # "<app_label>.<action>_<model>" or "<app_label>.*" (every permission of the app) or
+    # "<app_label>.view_*" (every view permission of the app).
+    permissions: tuple[str, ...] = field(default_factory=tuple)
+    assigned_only: bool = False
+    requires_otp: bool = False
+
+
+READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmembership", "org.view_pairing")
+
+DEFAULT_ROLES: tuple[RoleSpec, ...] = (
+    RoleSpec(
+        "ncc_admin", _("市禁毒办管理员"), _("全市禁毒工作的管理与统筹，可管理单位、用户与授权。"),
+        ("geo.*", "org.*", "accounts.*", "core.*"),
+        requires_otp=True,
+    ),
+    RoleSpec(
+        "district_office", _("区禁毒办"), _("本区禁毒工作的管理，可维护辖区单位与挂点。"),
+        READ_REFERENCE + ("org.add_unit", "org.change_unit", "org.add_pairing", "org.change_pairing",
+                          "org.delete_pairing", "accounts.view_user", "accounts.view_roleassignment"),
+    ),
+    RoleSpec(
+        "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
+        READ_REFERENCE + ("org.change_unit", "accounts.view_user"),
+    ),
+    RoleSpec(
+        "social_worker", _("禁毒社工"), _("负责分配给本人的吸毒人员的日常管控与帮扶。"),
+        READ_REFERENCE, assigned_only=True,
+    ),
+    RoleSpec("police", _("公安禁毒"), _("公安机关禁毒部门。"), READ_REFERENCE + ("accounts.view_identity_number",)),
+    RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门。"), READ_REFERENCE),
+    RoleSpec("assessor", _("考核人员"), _("年度禁毒工作考核。"), READ_REFERENCE),
+    RoleSpec("leader", _("领导（只读）"), _("查看辖区内全部数据，不可修改。"), READ_REFERENCE + ("accounts.view_user",)),
+)
+
+
+def expand_permissions(patterns: tuple[str, ...]):
+    """Permission rows matching ``patterns`` (see :class:`RoleSpec`)."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    q = Q(pk__in=[])
+    for pattern in patterns:
+        app_label, codename = pattern.split(".", 1)
+        if codename == "*":
+            q |= Q(content_type__app_label=app_label)
+        elif codename.endswith("*"):
+            q |= Q(content_type__app_label=app_label, codename__startswith=codename[:-1])
+        else:
+            q |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(q)
+
+
+def ensure_default_roles() -> None:
+    """Create missing default roles and give them permissions of models added since (idempotent)."""
+    from jindu.accounts.models import Role
+
+    for spec in DEFAULT_ROLES:
+        role, _created = Role.objects.get_or_create(
+            code=spec.code,
+            defaults={"name": str(spec.name), "description": str(spec.description),
+                      "assigned_only": spec.assigned_only, "requires_otp": spec.requires_otp},
+        )
+        seeded = set(role.seeded_permissions)
+        fresh = [p for p in expand_permissions(spec.permissions).select_related("content_type")
+                 if f"{p.content_type.app_label}.{p.codename}" not in seeded]
+        if fresh:
+            role.permissions.add(*fresh)
+            role.seeded_permissions = sorted(seeded | {f"{p.content_type.app_label}.{p.codename}" for p in fresh})
+            role.save(update_fields=["seeded_permissions"])

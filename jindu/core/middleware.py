@@ -1,0 +1,47 @@
+"""Request middleware: the audit context (acting user, IP, request id) for the request."""
+
+from __future__ import annotations
+
+from jindu.core.audit import AuditContext, new_request_id, reset_context, set_context
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = new_request_id()
+        token = set_context(
+            AuditContext(
+                # Lazy: the user object is resolved on first use (token auth sets it later).
+                user=_LazyUser(request),
+                ip_address=request.META.get("REMOTE_ADDR"),
+                request_id=request.request_id,
+            )
+        )
+        try:
+            return self.get_response(request)
+        finally:
+            reset_context(token)
+
+
+class _LazyUser:
+    """Resolves ``request.user`` when read, so DRF token authentication is seen too."""
+
+    def __init__(self, request):
+        self._request = request
+
+    def _resolve(self):
+        drf_user = getattr(self._request, "_jindu_api_user", None)
+        return drf_user if drf_user is not None else getattr(self._request, "user", None)
+
+    def __getattr__(self, name):
+        return getattr(self._resolve(), name)
+
+    @property
+    def is_authenticated(self) -> bool:
+        user = self._resolve()
+        return bool(user is not None and user.is_authenticated)
+
+    def unwrap(self):
+        return self._resolve()

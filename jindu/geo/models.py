@@ -1,0 +1,76 @@
+"""Administrative divisions: province › city › district › town › village, and local grids."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from jindu.core.scope import ScopedManager
+from jindu.geo.choices import Level, TownKind
+
+
+class Division(models.Model):
+    """One administrative division (or a grid, 网格, defined under a village).
+
+    ``code`` is the 12-digit statistical code (NBS 统计用区划代码, 2023 vintage) for
+    statistical divisions; grids get ``<village code>-<nn>``. ``path`` is the chain of
+    short codes from the province down (``"46/4601/460107/460107001/"``); a subtree is every
+    division whose path starts with its root's path. Jurisdiction everywhere in Jindu is
+    a subtree of this table.
+    """
+
+    code = models.CharField(_("区划代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
+    town_kind = models.CharField(_("镇街类型"), max_length=16, choices=TownKind.choices, blank=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.CharField(_("路径"), max_length=255, unique=True, editable=False)
+    depth = models.PositiveSmallIntegerField(editable=False)
+    is_active = models.BooleanField(_("有效"), default=True)
+    source = models.CharField(_("来源"), max_length=255, blank=True)
+
+    history = HistoricalRecords()
+    objects = ScopedManager()
+
+    # The division tree scopes itself: a grant sees its own subtree.
+    scope_division_path = ""
+    scope_assigned_only_sees_jurisdiction = True
+
+    class Meta:
+        verbose_name = _("行政区划")
+        verbose_name_plural = _("行政区划")
+        ordering = ["code"]
+        indexes = [
+            models.Index(fields=["parent", "code"]),
+            models.Index(fields=["path"], name="geo_division_path_like", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def short_code(self) -> str:
+        """The code as long as its level needs: 2/4/6/9/12 digits, or the grid code."""
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def compute_path(self) -> str:
+        short = short_code_for(self.code, self.level)
+        return (self.parent.path if self.parent_id else "") + short + "/"
+
+    def save(self, *args, **kwargs):
+        self.path = self.compute_path()
+        self.depth = self.path.count("/")
+        super().save(*args, **kwargs)
+
+
+_SHORT_LEN = {Level.PROVINCE: 2, Level.CITY: 4, Level.DISTRICT: 6, Level.TOWN: 9, Level.VILLAGE: 12}
+
+
+def short_code_for(code: str, level: str) -> str:
+    """The significant prefix of a 12-digit code for its level (``460107001000`` → ``460107001``)."""
+    n = _SHORT_LEN.get(level)
+    return code[:n] if n else code
+

@@ -1,0 +1,47 @@
+"""The main navigation: every module of DESIGN.md, with those not built yet marked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    url_name: str | None  # None: module not built yet
+
+    @property
+    def url(self) -> str | None:
+        if self.url_name is None:
+            return None
+        try:
+            return reverse(self.url_name)
+        except NoReverseMatch:
+            return None
+
+
+MODULES: tuple[NavItem, ...] = (
+    NavItem("home", _("首页"), "home"),
+    NavItem("geo", _("行政区划"), "geo:division_tree"),
+    NavItem("org", _("组织单位"), "org:unit_list"),
+    NavItem("persons", _("吸毒人员管控"), None),
+    NavItem("workforce", _("禁毒社工"), None),
+    NavItem("enforcement", _("打击破案"), None),
+    NavItem("inspections", _("检查与整改"), None),
+    NavItem("precursors", _("易制毒化学品"), None),
+    NavItem("prevention", _("禁毒宣传"), None),
+    NavItem("cultivation", _("毒品原植物踏查"), None),
+    NavItem("monitoring", _("毒情监测"), None),
+    NavItem("assessment", _("禁毒工作考核"), None),
+    NavItem("reporting", _("统计报表"), None),
+)
+
+
+def navigation_for(request) -> tuple[NavItem, ...]:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return ()
+    return MODULES
