@@ -2,5 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("jindu.core.urls")),
+    path("geo/", include("jindu.geo.urls")),
+    path("org/", include("jindu.org.urls")),
+    path("accounts/", include("jindu.accounts.urls")),
+    path("api/", include("jindu.api_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

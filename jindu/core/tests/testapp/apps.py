@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TestappConfig(AppConfig):
+    name = "jindu.core.tests.testapp"
+    label = "testapp"

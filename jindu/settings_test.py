@@ -1,0 +1,7 @@
+"""Test settings: the production settings plus a test-only app and a fast password hasher."""
+
+from jindu.settings import *  # noqa: F401,F403
+from jindu.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "jindu.core.tests.testapp"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
