@@ -1,3 +1,3 @@
-from django.urls import path  # noqa: F401
+from jindu.core.views import imports, jobs, pages
 
-urlpatterns: list = []
+urlpatterns = [*pages.urlpatterns, *imports.urlpatterns, *jobs.urlpatterns]

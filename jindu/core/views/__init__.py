@@ -1,0 +1,1 @@
+"""Core views, split by concern; each module exports its own ``urlpatterns``."""
