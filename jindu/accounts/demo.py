@@ -1,0 +1,68 @@
+"""Demo logins: one user per role with a realistic scope in the demo city.
+
+Passwords are set only when the instance runs in demo mode (``JINDU_DEMO=1``); otherwise
+the users are created without a usable password.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Q
+
+from jindu.accounts.models import Role, RoleAssignment, User
+from jindu.geo.models import Division
+from jindu.org.models import Unit
+
+DEMO_PASSWORD = "Jindu-demo-2026"
+
+# username, full name, role, division (name under the demo city, or None for the city), unit name
+DEMO_USERS = (
+    ("city_admin", "市禁毒办管理员", "ncc_admin", None, "禁毒委员会办公室"),
+    ("xiuying_office", "秀英区禁毒办", "district_office", "秀英区", "秀英区禁毒委员会办公室"),
+    ("qiongshan_office", "琼山区禁毒办", "district_office", "琼山区", "琼山区禁毒委员会办公室"),
+    ("fucheng_town", "府城街道禁毒办", "town_office", "府城街道", "府城街道禁毒办"),
+    ("fucheng_worker", "府城街道禁毒社工", "social_worker", "府城街道", "府城街道禁毒办"),
+    ("police", "市公安局禁毒支队", "police", None, "公安局禁毒支队"),
+    ("regulator", "市市场监督管理局", "regulator", None, "市场监督管理局"),
+    ("assessor", "市禁毒工作考核组", "assessor", None, "禁毒委员会办公室"),
+    ("leader", "市禁毒委领导", "leader", None, "禁毒委员会办公室"),
+)
+
+
+def demo_logins() -> list[dict[str, str]]:
+    """``[{username, full_name, role}]`` of the demo users that exist, for the login page."""
+    roles = dict(Role.objects.values_list("code", "name"))
+    existing = set(User.objects.filter(is_demo=True).values_list("username", flat=True))
+    return [
+        {"username": u, "full_name": name, "role": roles.get(role, role)}
+        for u, name, role, _d, _unit in DEMO_USERS
+        if u in existing
+    ]
+
+
+def seed(stdout) -> None:
+    city = Division.objects.get(code=settings.JINDU_DEMO_CITY.ljust(12, "0"))
+    in_city = Division.objects.filter(path__startswith=city.path)
+    for username, full_name, role_code, division_name, unit_suffix in DEMO_USERS:
+        division = city if division_name is None else in_city.get(name=division_name)
+        unit = (
+            Unit.objects.filter(Q(name=unit_suffix) | Q(name=f"{city.name}{unit_suffix}"), is_demo=True)
+            .order_by("id").first()
+        )
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"full_name": full_name, "unit": unit, "is_demo": True}
+        )
+        if created or (settings.JINDU_DEMO and not user.has_usable_password()):
+            if settings.JINDU_DEMO:
+                user.set_password(DEMO_PASSWORD)
+            else:
+                user.set_unusable_password()
+            user.save()
+        RoleAssignment.objects.get_or_create(
+            user=user, role=Role.objects.get(code=role_code), division=division,
+            defaults={"note": "演示账号"},
+        )
+    if settings.JINDU_DEMO:
+        stdout.write(f"demo logins ready (password {DEMO_PASSWORD})")
+    else:
+        stdout.write("demo users created without passwords (set JINDU_DEMO=1 for demo logins)")
