@@ -161,6 +161,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise serves finders in embedded mode; collectstatic fills it in production
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"  # never served directly: downloads go through scoped, logged views
 STORAGES = {
