@@ -1,5 +1,35 @@
-"""/api/: the REST API (DRF), scoped exactly like the pages, with its OpenAPI schema."""
+"""/api/: the REST API (DRF), scoped exactly like the pages, with its OpenAPI schema.
 
-from django.urls import path  # noqa: F401
+Session and token authentication (``Authorization: Token <key>``; a user makes their
+token at ``/api/token/``). Schema at ``/api/schema/``, interactive docs at ``/api/docs/``
+(Swagger UI served from the vendored sidecar, no CDN); both need a login.
+"""
 
-urlpatterns: list = []
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import permissions
+from rest_framework.routers import DefaultRouter
+
+from jindu.accounts.api.views import RoleAssignmentViewSet, TokenView, UserViewSet
+from jindu.geo.api.views import DivisionViewSet
+from jindu.org.api.views import CommissionMembershipViewSet, PairingViewSet, UnitViewSet
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("divisions", DivisionViewSet, basename="division")
+router.register("units", UnitViewSet, basename="unit")
+router.register("memberships", CommissionMembershipViewSet, basename="commissionmembership")
+router.register("pairings", PairingViewSet, basename="pairing")
+router.register("users", UserViewSet, basename="user")
+router.register("role-assignments", RoleAssignmentViewSet, basename="roleassignment")
+
+_logged_in = [permissions.IsAuthenticated]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=_logged_in), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=_logged_in), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", permission_classes=_logged_in), name="redoc"),
+    path("token/", TokenView.as_view(), name="token"),
+    path("", include(router.urls)),
+]

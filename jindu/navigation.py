@@ -10,16 +10,27 @@ from django.utils.translation import gettext_lazy as _
 
 @dataclass(frozen=True)
 class NavItem:
+    """One top-level module. ``url_name`` is ``None`` while the module is not built: its
+    link then leads to a page saying so (``module_pending``), never to invented content."""
+
     key: str
     label: str
     url_name: str | None  # None: module not built yet
 
     @property
+    def built(self) -> bool:
+        return self.url_name is not None and self._reverse(self.url_name) is not None
+
+    @property
     def url(self) -> str | None:
-        if self.url_name is None:
-            return None
+        if self.built:
+            return self._reverse(self.url_name)
+        return self._reverse("module_pending", self.key)
+
+    @staticmethod
+    def _reverse(name: str, *args) -> str | None:
         try:
-            return reverse(self.url_name)
+            return reverse(name, args=args)
         except NoReverseMatch:
             return None
 
@@ -39,6 +50,10 @@ MODULES: tuple[NavItem, ...] = (
     NavItem("assessment", _("禁毒工作考核"), None),
     NavItem("reporting", _("统计报表"), None),
 )
+
+
+def module(key: str) -> NavItem | None:
+    return next((m for m in MODULES if m.key == key), None)
 
 
 def navigation_for(request) -> tuple[NavItem, ...]:

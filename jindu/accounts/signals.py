@@ -1,14 +1,18 @@
 """Audit of every change to who may see what: grants, roles, staff flags, groups.
 
 Signal handlers, so that changes made in pages, the API and Django admin are all recorded.
-The acting user comes from the request's audit context.
+These handlers are the only writers of these events: services (``jindu.accounts.services``)
+do not call ``record_event`` for the same change but attach ``_audit_actor`` and
+``_audit_reason`` to the instance, which the handlers use. Without them the acting user
+comes from the request's audit context (admin, pages) and the reason from the grant note.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Permission
-from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
+from rest_framework.authtoken.models import Token, TokenProxy
 
 from jindu.accounts.models import Role, RoleAssignment, User
 from jindu.core.audit import record_event
@@ -21,8 +25,9 @@ def _grant_saved(sender, instance: RoleAssignment, created: bool, **kwargs):
     record_event(
         action="accounts.role_granted" if created else "accounts.role_grant_changed",
         target=instance.user,
+        actor=getattr(instance, "_audit_actor", None),
         changes={"role": instance.role.code, "division": instance.division.code, "assignment": instance.pk},
-        reason=instance.note,
+        reason=getattr(instance, "_audit_reason", None) or instance.note,
     )
 
 
@@ -31,8 +36,26 @@ def _grant_deleted(sender, instance: RoleAssignment, **kwargs):
     record_event(
         action="accounts.role_revoked",
         target=instance.user if User.objects.filter(pk=instance.user_id).exists() else None,
+        actor=getattr(instance, "_audit_actor", None),
         changes={"user": instance.user_id, "role": instance.role.code, "division": instance.division.code},
+        reason=getattr(instance, "_audit_reason", ""),
     )
+
+
+@receiver(post_save, sender=Token)
+@receiver(post_save, sender=TokenProxy)
+def _token_saved(sender, instance, created: bool, **kwargs):
+    if created:  # the key is never logged
+        record_event(action="accounts.token_created", target=instance.user,
+                     actor=getattr(instance, "_audit_actor", None), reason=getattr(instance, "_audit_reason", ""))
+
+
+@receiver(post_delete, sender=Token)
+@receiver(post_delete, sender=TokenProxy)
+def _token_deleted(sender, instance, **kwargs):
+    user = User.objects.filter(pk=instance.user_id).first()
+    record_event(action="accounts.token_revoked", target=user, changes={"user": instance.user_id},
+                 actor=getattr(instance, "_audit_actor", None), reason=getattr(instance, "_audit_reason", ""))
 
 
 @receiver(m2m_changed, sender=Role.permissions.through)

@@ -1,0 +1,377 @@
+"""Model fields for identity numbers: encrypted at rest, looked up by a keyed blind index.
+
+Declare the number and its digest side by side; the digest is named ``<field>_digest``
+and carries the unique constraint::
+
+    from jindu.core.fields import BlindIndexField, IdentityNumberField
+
+    class Person(VersionedModel):
+        id_number = IdentityNumberField(_("身份证号"), blank=True)
+        id_number_digest = BlindIndexField(source="id_number")
+
+        class Meta:
+            constraints = [
+                models.UniqueConstraint(fields=["id_number_digest"], name="persons_person_id_number_uniq"),
+            ]
+
+    Person.objects.filter(**identity_lookup("id_number", "11010119880516105x"))
+    Person.objects.filter(identity_q("id_number", raw) | Q(name=...))
+
+- In Python the field holds the **normalised plaintext** (``"11010119880516105X"``); in
+  the database it holds ciphertext (:mod:`jindu.core.crypto`), never comparable.
+- On save the number is normalised (:mod:`jindu.core.idnumbers`; an invalid number
+  raises :class:`~jindu.core.idnumbers.IdentityNumberError`) and the digest field is
+  filled with the blind index, ``NULL`` when the number is empty (so many rows may lack a
+  number while two equal numbers violate the unique constraint → ``IntegrityError``).
+- ``full_clean()``, model forms and :class:`IdentityNumberFormField` run the same
+  normaliser, so forms, imports and the API share one validation path.
+- Documents other than the resident identity card: give the model a document-type field
+  (choices :class:`~jindu.core.idnumbers.DocumentType`) and pass its name as
+  ``document_type_field``; the digest then covers (type, number), and look-ups pass
+  ``document_type=``.
+- Queries on the encrypted column itself are refused (except ``isnull``): use
+  :func:`identity_lookup` / :func:`identity_q`. ``QuerySet.update()`` of the number does
+  not refresh the digest: change numbers through ``save()``; ``save(update_fields=...)``
+  naming the number must name the digest too (checked).
+- ``dumpdata`` writes ciphertext, ``loaddata`` accepts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core import checks
+from django.core.exceptions import FieldError, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.signals import pre_save
+from django.utils.translation import gettext_lazy as _
+
+from jindu.core import crypto
+from jindu.core.idnumbers import DocumentType, normalize_document_number
+
+__all__ = [
+    "IdentityNumberField",
+    "BlindIndexField",
+    "IdentityNumberFormField",
+    "identity_lookup",
+    "identity_q",
+    "identity_digest",
+    "IdentityNumberSerializerField",
+]
+
+_EMPTY = (None, "")
+
+
+def identity_digest(raw: Any, *, document_type: str = DocumentType.RESIDENT_ID) -> str:
+    """The blind index of ``raw`` after normalisation. Raises ``IdentityNumberError``."""
+    return crypto.blind_index(normalize_document_number(document_type, raw), document_type=str(document_type))
+
+
+def identity_lookup(field: str, raw: Any, *, document_type: str = DocumentType.RESIDENT_ID) -> dict[str, str]:
+    """Filter keyword arguments finding rows whose identity ``field`` equals ``raw``.
+
+    ``field`` is the IdentityNumberField's name or a path to it (``"person__id_number"``);
+    ``raw`` any accepted form (full-width, lower-case ``x``, 15 digits).
+    Returns ``{"<field>_digest": "<hex>"}``. Raises ``IdentityNumberError`` when ``raw``
+    is not a valid number (a search box should say so rather than show "no match").
+    """
+    return {f"{field}_digest": identity_digest(raw, document_type=document_type)}
+
+
+def identity_q(field: str, raw: Any, *, document_type: str = DocumentType.RESIDENT_ID) -> Q:
+    """:func:`identity_lookup` as a ``Q`` object."""
+    return Q(**identity_lookup(field, raw, document_type=document_type))
+
+
+class IdentityNumberFormField(forms.CharField):
+    """Form field normalising a number of a fixed ``document_type`` (default resident ID).
+
+    ``clean()`` returns the normalised number or raises the ``IdentityNumberError``
+    (Chinese message) of :mod:`jindu.core.idnumbers`.
+    """
+
+    def __init__(self, *, document_type: str | None = DocumentType.RESIDENT_ID, **kwargs):
+        self.document_type = document_type
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values or self.document_type is None:
+            return value
+        return normalize_document_number(self.document_type, value)
+
+
+class IdentityNumberField(models.CharField):
+    """An identity or document number, normalised, stored encrypted (AES-GCM).
+
+    ``document_type_field``: name of a sibling field holding a
+    :class:`~jindu.core.idnumbers.DocumentType` value; without it every value is a
+    resident identity number. Requires a :class:`BlindIndexField` named ``<name>_digest``
+    with ``source="<name>"`` (system check ``jindu.E101``). ``max_length`` (default 255)
+    sizes the ciphertext column.
+    """
+
+    description = _("身份证件号码（加密存储）")
+
+    def __init__(self, *args, document_type_field: str | None = None, **kwargs):
+        self.document_type_field = document_type_field
+        kwargs.setdefault("max_length", 255)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if kwargs.get("max_length") == 255:
+            del kwargs["max_length"]
+        if self.document_type_field:
+            kwargs["document_type_field"] = self.document_type_field
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        if not cls._meta.abstract:
+            pre_save.connect(self._normalize_before_save, sender=cls, weak=False)
+
+    def _normalize_before_save(self, sender, instance, raw=False, update_fields=None, **kwargs):
+        # Validate in the pre_save signal, which Django sends before it marks the
+        # surrounding transaction for rollback on error: an invalid number then raises
+        # IdentityNumberError without breaking the caller's atomic block (an import can
+        # report the row and go on). pre_save() below repeats the (idempotent) work for
+        # paths that send no signal, such as bulk_create.
+        if raw or (update_fields is not None and self.name not in update_fields):
+            return
+        value = getattr(instance, self.attname)
+        if value not in _EMPTY:
+            setattr(instance, self.attname, self.normalize(value, instance))
+
+    @property
+    def digest_field_name(self) -> str:
+        return f"{self.name}_digest"
+
+    def check(self, **kwargs):
+        errors = super().check(**kwargs)
+        if self.model._meta.abstract:
+            return errors
+        try:
+            digest = self.model._meta.get_field(self.digest_field_name)
+        except Exception:
+            digest = None
+        if not isinstance(digest, BlindIndexField) or digest.source != self.name:
+            errors.append(
+                checks.Error(
+                    f"{self.model.__name__}.{self.name} needs "
+                    f'{self.digest_field_name} = BlindIndexField(source="{self.name}")',
+                    obj=self,
+                    id="jindu.E101",
+                )
+            )
+        if self.document_type_field:
+            try:
+                self.model._meta.get_field(self.document_type_field)
+            except Exception:
+                errors.append(
+                    checks.Error(
+                        f"document_type_field {self.document_type_field!r} is not a field of {self.model.__name__}",
+                        obj=self,
+                        id="jindu.E102",
+                    )
+                )
+        return errors
+
+    # --- normalisation -------------------------------------------------------------
+
+    def document_type_for(self, instance: Any) -> str:
+        if not self.document_type_field:
+            return DocumentType.RESIDENT_ID
+        return getattr(instance, self.document_type_field) or DocumentType.RESIDENT_ID
+
+    def normalize(self, value: Any, instance: Any) -> str:
+        """The normalised number for ``instance``'s document type. Raises ``IdentityNumberError``."""
+        return normalize_document_number(self.document_type_for(instance), value)
+
+    def _empty(self):
+        return None if self.null else ""
+
+    # --- Python <-> database -------------------------------------------------------
+
+    def from_db_value(self, value, expression, connection):
+        if value in _EMPTY:
+            return value
+        return crypto.decrypt(value)
+
+    def to_python(self, value):
+        if value in _EMPTY:
+            return value
+        value = str(value)
+        if crypto.is_encrypted(value):  # loaddata of a dumpdata fixture
+            return crypto.decrypt(value)
+        return value
+
+    def get_prep_value(self, value):
+        if value in _EMPTY:
+            return self._empty()
+        value = str(value)
+        if crypto.is_encrypted(value):
+            return value
+        return crypto.encrypt(value)
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if value in _EMPTY:
+            value = self._empty()
+        else:
+            value = self.normalize(value, model_instance)
+        setattr(model_instance, self.attname, value)
+        return value
+
+    def value_to_string(self, obj):
+        value = self.value_from_object(obj)
+        return "" if value in _EMPTY else self.get_prep_value(value)
+
+    def clean(self, value, model_instance):
+        value = self.to_python(value)
+        if value not in _EMPTY:
+            value = self.normalize(value, model_instance)
+        self.validate(value, model_instance)
+        self.run_validators(value)
+        return value
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        raise FieldError(
+            f"{self.model.__name__}.{self.name} is encrypted and cannot be queried with "
+            f"'{lookup_name}'; use jindu.core.fields.identity_lookup()"
+        )
+
+    def get_transform(self, lookup_name):
+        return None
+
+    def formfield(self, **kwargs):
+        defaults = {
+            "form_class": IdentityNumberFormField,
+            "document_type": None if self.document_type_field else DocumentType.RESIDENT_ID,
+            "max_length": 64,
+        }
+        defaults.update(kwargs)
+        return super().formfield(**defaults)
+
+
+class BlindIndexField(models.CharField):
+    """The keyed blind index (HMAC-SHA256 hex) of a sibling :class:`IdentityNumberField`.
+
+    Filled on every save from ``source``; ``NULL`` when the number is empty. Not editable.
+    Put the unique constraint here.
+    """
+
+    description = _("证件号码检索摘要")
+
+    def __init__(self, *args, source: str, **kwargs):
+        self.source = source
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        for key, ours in (("max_length", 64), ("null", True), ("blank", True), ("editable", False)):
+            actual = getattr(self, key)
+            if actual == ours:
+                kwargs.pop(key, None)
+            else:
+                kwargs[key] = actual
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        if not cls._meta.abstract:
+            pre_save.connect(self._guard_update_fields, sender=cls, weak=False)
+
+    def _guard_update_fields(self, sender, instance, update_fields=None, raw=False, **kwargs):
+        if update_fields and self.source in update_fields and self.name not in update_fields:
+            raise ValueError(f"save(update_fields=...) names {self.source!r} but not {self.name!r}")
+
+    def compute(self, instance: Any) -> str | None:
+        """The digest for ``instance``'s current number (``None`` when empty)."""
+        source = instance._meta.get_field(self.source)
+        value = getattr(instance, source.attname)
+        if value in _EMPTY:
+            return None
+        document_type = source.document_type_for(instance)
+        return crypto.blind_index(source.normalize(value, instance), document_type=str(document_type))
+
+    def pre_save(self, model_instance, add):
+        digest = self.compute(model_instance)
+        setattr(model_instance, self.attname, digest)
+        return digest
+
+
+def _build_serializer_field():
+    from rest_framework import serializers
+
+    from jindu.core.idnumbers import display_identity_number
+
+    class IdentityNumberSerializerField(serializers.CharField):
+        """DRF field: normalises input like the form field, masks output like the templates.
+
+        ``document_type``: fixed document type for input (default resident ID; ``None``
+        leaves validation to the model's ``full_clean``/save). ``division_field``: dotted
+        attribute path from the instance to its ``geo.Division`` (``"division"``,
+        ``"residence_village"``); when given, the unmasking permission must be held in a
+        subtree containing it (select_related it to keep list queries flat). Output goes
+        through :func:`jindu.core.idnumbers.display_identity_number` with the request's user.
+        Input errors are DRF ``ValidationError`` with the Chinese message and code.
+        """
+
+        def __init__(self, *, document_type=DocumentType.RESIDENT_ID, division_field=None, **kwargs):
+            self.document_type = document_type
+            self.division_field = division_field
+            kwargs.setdefault("allow_blank", True)
+            kwargs.setdefault("max_length", 64)
+            super().__init__(**kwargs)
+
+        def to_internal_value(self, data):
+            value = super().to_internal_value(data)
+            if value == "" or self.document_type is None:
+                return value
+            try:
+                return normalize_document_number(self.document_type, value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages, code=exc.code) from None
+
+        def get_attribute(self, instance):
+            value = super().get_attribute(instance)
+            division = None
+            if self.division_field:
+                division = instance
+                for part in self.division_field.split("."):
+                    division = getattr(division, part, None)
+                    if division is None:
+                        break
+            return (value, division)
+
+        def to_representation(self, value):
+            number, division = value if isinstance(value, tuple) else (value, None)
+            request = self.context.get("request")
+            user = getattr(request, "user", None)
+            return display_identity_number(number, user, division)
+
+    return IdentityNumberSerializerField
+
+
+_serializer_field = None
+
+
+def __getattr__(name):
+    # Built lazily so importing model fields never imports DRF during app loading.
+    global _serializer_field
+    if name == "IdentityNumberSerializerField":
+        if _serializer_field is None:
+            _serializer_field = _build_serializer_field()
+        return _serializer_field
+    raise AttributeError(name)

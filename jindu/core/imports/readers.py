@@ -1,0 +1,277 @@
+"""Reading uploaded spreadsheets (xlsx, csv) into raw cells, with nothing interpreted yet.
+
+This is the one module that talks to openpyxl for reading (DESIGN.md: "openpyxl behind
+one adapter module"). It answers *what the file holds*: the header row and, per data row,
+each cell's raw value and how the spreadsheet typed it. What a cell *means* (a date, an
+identity number, a code) is decided by the column specs in :mod:`jindu.core.imports.columns`.
+
+Refused at file level (:class:`FileRejected`, message in Chinese):
+
+- old binary ``.xls`` and anything that is neither an xlsx workbook nor a csv file;
+- csv bytes that are neither UTF-8 (with or without BOM) nor GB18030 — a superset of
+  GBK and GB2312 — and UTF-16 files: never read as mojibake (peer case 4);
+- xlsx sheets with merged cells, naming each range ("合并单元格 A2:A4"): a merged value
+  belongs to one cell only, the others read as empty (peer case 5);
+- a file without a header row.
+
+Rows whose cells are all empty (trailing rows Excel keeps after a deletion) are dropped;
+row numbers stay the spreadsheet's own (the header is row 1 when it is the first row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree.ElementTree import iterparse
+
+from django.utils.translation import gettext as _
+
+XLSX, CSV = "xlsx", "csv"
+
+# Kinds of raw cell.
+TEXT, NUMBER, DATE, BOOL, ERROR, EMPTY = "text", "number", "date", "bool", "error", "empty"
+
+
+class FileRejected(Exception):
+    """The whole file cannot be read; ``str(exc)`` is the Chinese message for the user."""
+
+
+@dataclass(frozen=True)
+class RawCell:
+    """One cell as the file stored it.
+
+    ``kind`` is ``text`` (csv values are always text), ``number`` (``value`` is ``int`` or
+    ``float``), ``date`` (``datetime``/``date``/``time`` from a date-formatted cell),
+    ``bool``, ``error`` (``#N/A``…) or ``empty``. ``number_format`` is the xlsx format
+    code (``"0000"``, ``"General"``, ``"@"``), empty for csv. ``coordinate`` is ``"C5"``.
+    """
+
+    value: Any
+    kind: str
+    number_format: str = ""
+    coordinate: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return self.kind == EMPTY
+
+
+@dataclass
+class Table:
+    """The sheet read: ``headers`` (raw header text per column position, ``""`` where
+    none), ``header_row`` (its spreadsheet row number) and ``rows`` as
+    ``(row_number, [RawCell per header position])``, empty rows dropped."""
+
+    file_type: str
+    headers: list[str]
+    header_row: int
+    rows: list[tuple[int, list[RawCell]]] = field(default_factory=list)
+
+
+def normalize_header(text: Any) -> str:
+    """The comparable form of a header: NFKC (full-width letters/brackets to ASCII), every
+    whitespace (spaces, U+3000, tabs, line breaks inside a cell) removed, and the ``*``
+    that templates put on required columns stripped."""
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(text))
+    s = "".join(ch for ch in s if not ch.isspace() and unicodedata.category(ch) != "Cf")
+    return s.strip("*")
+
+
+def column_letter(index: int) -> str:
+    """0-based column index → spreadsheet letters (0 → A, 27 → AB)."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def detect_type(data: bytes, filename: str = "") -> str:
+    """``"xlsx"`` or ``"csv"`` from the content (magic bytes), the name only breaking ties.
+
+    Raises :class:`FileRejected` for ``.xls`` (OLE2) files and other binaries.
+    """
+    name = filename.lower()
+    if data[:4] == b"PK\x03\x04":
+        return XLSX
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise FileRejected(_("不支持旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 后上传。"))
+    if name.endswith((".xlsx", ".xlsm")):
+        raise FileRejected(_("文件不是有效的 .xlsx 工作簿（可能已损坏），请重新保存后上传。"))
+    if name.endswith((".csv", ".txt")) or not name:
+        return CSV
+    raise FileRejected(_("只支持 .xlsx 和 .csv 文件。"))
+
+
+def decode_csv(data: bytes) -> str:
+    """Decode csv bytes: UTF-8 (a BOM is removed) if valid, else GB18030, else refuse.
+
+    GB18030 is tried as a whole-file strict decode, so one undecodable byte rejects the
+    file. Text that decodes as GB18030 but holds C0 control characters or private-use
+    characters (what other encodings such as Latin-1 or Big5 produce when read as GB18030)
+    is refused too. Raises :class:`FileRejected` with an encoding error.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected(_("文件编码为 UTF-16，无法读取：请另存为“CSV UTF-8（逗号分隔）”后上传。"))
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FileRejected(_("文件以 UTF-8 标记开头，但内容不是有效的 UTF-8 编码，无法读取。")) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise FileRejected(
+            _("文件编码无法识别：既不是 UTF-8，也不是 GB18030/GBK。请另存为“CSV UTF-8（逗号分隔）”后上传。")
+        ) from None
+    if any(_suspicious(ch) for ch in text):
+        raise FileRejected(
+            _("文件编码无法识别：按 GB18030/GBK 读取出现乱码字符。请另存为“CSV UTF-8（逗号分隔）”后上传。")
+        )
+    return text
+
+
+def _suspicious(ch: str) -> bool:
+    if ch in "\t\r\n":
+        return False
+    cat = unicodedata.category(ch)
+    return cat == "Cc" or cat == "Co"
+
+
+def read_table(data: bytes, filename: str = "") -> Table:
+    """Read ``data`` (the uploaded file's bytes) into a :class:`Table`.
+
+    Raises :class:`FileRejected` (see the module docstring for when).
+    """
+    kind = detect_type(data, filename)
+    table = _read_xlsx(data) if kind == XLSX else _read_csv(data)
+    if not any(normalize_header(h) for h in table.headers):
+        raise FileRejected(_("文件中没有表头行。"))
+    return table
+
+
+def _read_csv(data: bytes) -> Table:
+    from jindu.core.exports import unescape_formula
+
+    text = decode_csv(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    headers: list[str] | None = None
+    header_row = 0
+    rows: list[tuple[int, list[RawCell]]] = []
+    try:
+        for number, record in enumerate(reader, start=1):
+            if headers is None:
+                if any(v.strip() for v in record):
+                    headers, header_row = [unescape_formula(v) for v in record], number
+                continue
+            if not any(v.strip() for v in record):
+                continue
+            cells = []
+            for i in range(len(headers)):
+                # Our csv exports prefix formula-like text with an apostrophe; take it off.
+                value = unescape_formula(record[i]) if i < len(record) else ""
+                cells.append(
+                    RawCell(value, TEXT if value.strip() else EMPTY, "", f"{column_letter(i)}{number}")
+                )
+            rows.append((number, cells))
+    except csv.Error as exc:
+        raise FileRejected(_("CSV 格式错误：%(error)s") % {"error": exc}) from None
+    return Table(CSV, headers or [], header_row, rows)
+
+
+_MERGE_REF = re.compile(r"^[A-Z]+[0-9]+(:[A-Z]+[0-9]+)?$")
+
+
+def _read_xlsx(data: bytes) -> Table:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise FileRejected(_("文件不是有效的 .xlsx 工作簿（可能已损坏），请重新保存后上传。")) from None
+    try:
+        if not wb.worksheets:
+            raise FileRejected(_("工作簿中没有工作表。"))
+        ws = wb.worksheets[0]
+        merged = _merged_ranges(wb, ws)
+        if merged:
+            shown = "、".join(merged[:10]) + ("……" if len(merged) > 10 else "")
+            raise FileRejected(
+                _("工作表“%(sheet)s”含有合并单元格 %(ranges)s：合并后只有第一个单元格有值，其余行会被读成空白。"
+                  "请取消合并并在每一行填写完整后再上传。") % {"sheet": ws.title, "ranges": shown}
+            )
+        # Files written by some tools carry a wrong <dimension>; read what is really there.
+        ws.reset_dimensions()
+        headers: list[str] | None = None
+        header_row = 0
+        rows: list[tuple[int, list[RawCell]]] = []
+        for number, row in enumerate(ws.iter_rows(), start=1):
+            if headers is None:
+                values = [c.value for c in row]
+                if any(v is not None and str(v).strip() for v in values):
+                    headers = ["" if v is None else str(v) for v in values]
+                    header_row = number
+                continue
+            cells = [_raw_cell(c, i, number) for i, c in enumerate(row[: len(headers)])]
+            cells += [RawCell(None, EMPTY, "", f"{column_letter(i)}{number}") for i in range(len(cells), len(headers))]
+            if all(c.is_empty for c in cells):
+                continue
+            rows.append((number, cells))
+        return Table(XLSX, headers or [], header_row, rows)
+    finally:
+        wb.close()
+
+
+def _raw_cell(cell: Any, index: int, row: int) -> RawCell:
+    coordinate = f"{column_letter(index)}{row}"
+    value = getattr(cell, "value", None)
+    fmt = getattr(cell, "number_format", "") or ""
+    if value is None:
+        return RawCell(None, EMPTY, fmt, coordinate)
+    dtype = getattr(cell, "data_type", "s")
+    if dtype == "e":
+        return RawCell(str(value), ERROR, fmt, coordinate)
+    if isinstance(value, bool):
+        return RawCell(value, BOOL, fmt, coordinate)
+    if isinstance(value, (int, float)):
+        return RawCell(value, NUMBER, fmt, coordinate)
+    if hasattr(value, "year") or hasattr(value, "hour"):
+        return RawCell(value, DATE, fmt, coordinate)
+    text = str(value)
+    if not text.strip():
+        return RawCell(text, EMPTY, fmt, coordinate)
+    return RawCell(text, TEXT, fmt, coordinate)
+
+
+def _merged_ranges(wb: Any, ws: Any) -> list[str]:
+    """The merged ranges of a read-only sheet, read from its XML (read-only worksheets do
+    not expose ``merged_cells``). ``<mergeCells>`` follows the cell data, so the part is
+    streamed with ``iterparse`` and elements cleared as they go."""
+    path = getattr(ws, "_worksheet_path", None)
+    archive = getattr(wb, "_archive", None)
+    if not path or archive is None:
+        return []
+    found: list[str] = []
+    with archive.open(path) as fh:
+        for _event, elem in iterparse(fh, events=("end",)):
+            tag = elem.tag.rsplit("}", 1)[-1]
+            if tag == "mergeCell":
+                ref = elem.get("ref", "")
+                if _MERGE_REF.match(ref):
+                    found.append(ref)
+            elem.clear()
+    return found

@@ -1,0 +1,73 @@
+"""Chinese phone numbers (peer case 16: ``+86 139-0000-1111`` is ``13900001111``)."""
+
+import pytest
+
+from jindu.core.phones import PhoneNumberError, is_mobile, mask_phone, normalize_phone, phone_kind
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("+86 139-0000-1111", "13900001111"),
+        ("13900001111", "13900001111"),
+        ("139 0000 1111", "13900001111"),
+        ("１３９００００１１１１", "13900001111"),
+        ("＋８６\u3000１３９－００００－１１１１", "13900001111"),
+        ("0086 13900001111", "13900001111"),
+        ("86-13900001111", "13900001111"),
+        (" 13900001111\u3000", "13900001111"),
+        ("0898-66123456", "0898-66123456"),
+        ("(0898)66123456", "0898-66123456"),
+        ("（0898）66123456", "0898-66123456"),
+        ("+86 898 6612 3456", "0898-66123456"),
+        ("010-12345678", "010-12345678"),
+        ("021 6123 4567", "021-61234567"),
+        ("0755-8888 9999", "0755-88889999"),
+        ("400-810-8888", "4008108888"),
+    ],
+)
+def test_normalize_phone(raw, expected):
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw,code",
+    [
+        ("", "empty"),
+        (None, "empty"),
+        ("12345", "invalid"),
+        ("139000011112", "invalid"),
+        ("1390000111", "invalid"),
+        ("13900001111.0", "invalid"),
+        ("95588", "invalid"),
+        ("66123456", "missing_area_code"),
+        ("0898-66123456 ext 801", "extension"),
+        ("0898-66123456转801", "extension"),
+        ("+1 650 253 0000", "not_chinese"),
+        ("电话", "invalid"),
+    ],
+)
+def test_refused(raw, code):
+    with pytest.raises(PhoneNumberError) as exc:
+        normalize_phone(raw)
+    assert exc.value.code == code
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in exc.value.messages[0])
+
+
+def test_default_area_code_completes_local_landlines():
+    assert normalize_phone("66123456", default_area_code="0898") == "0898-66123456"
+    assert normalize_phone("13900001111", default_area_code="0898") == "13900001111"
+
+
+def test_same_number_same_key():
+    forms = ["+86 139-0000-1111", "13900001111", "１３９ ００００ １１１１", "0086-139-0000-1111"]
+    assert {normalize_phone(f) for f in forms} == {"13900001111"}
+
+
+def test_kind_and_mask():
+    assert phone_kind("13900001111") == "mobile" and is_mobile("13900001111")
+    assert phone_kind("0898-66123456") == "landline"
+    assert phone_kind("4008108888") == "other"
+    assert mask_phone("13900001111") == "139****1111"
+    assert mask_phone("0898-66123456") == "*********3456"
+    assert mask_phone("") == ""
