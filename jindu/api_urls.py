@@ -6,7 +6,7 @@ token at ``/api/token/``). Schema at ``/api/schema/``, interactive docs at ``/ap
 """
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import permissions
 from rest_framework.routers import DefaultRouter
 
@@ -28,7 +28,7 @@ _logged_in = [permissions.IsAuthenticated]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=_logged_in), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=_logged_in), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=_logged_in), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", permission_classes=_logged_in), name="redoc"),
     path("token/", TokenView.as_view(), name="token"),
     path("", include(router.urls)),

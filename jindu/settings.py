@@ -93,6 +93,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+from jindu.csp_settings import CONTENT_SECURITY_POLICY, CSP_MIDDLEWARE  # noqa: E402,F401
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, CSP_MIDDLEWARE)
+
 ROOT_URLCONF = "jindu.urls"
 WSGI_APPLICATION = "jindu.wsgi.application"
 
@@ -160,6 +164,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "jindu" / "static"]  # vendored assets (no CDN on intranets)
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise serves finders in embedded mode; collectstatic fills it in production
 MEDIA_ROOT = VAR_DIR / "media"
