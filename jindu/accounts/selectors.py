@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from jindu.accounts.models import Role, RoleAssignment, User
-from jindu.core.scope import ADD, VIEW, permission_name, user_grants
+from jindu.core.scope import ADD, VIEW, grant_roots, permission_name, subtree_q
 from jindu.geo.models import Division
 
 
@@ -24,16 +24,8 @@ def grants_visible_to(actor: Any, *, user: User | None = None) -> QuerySet[RoleA
 
 def grant_divisions(actor: Any) -> QuerySet[Division]:
     """Divisions in which the actor may grant roles (subtrees of their grant-carrying roles)."""
-    if getattr(actor, "is_superuser", False) and actor.is_active:
-        return Division.objects.all()
-    perm = permission_name(RoleAssignment, ADD)
-    paths = {g.division_path for g in user_grants(actor) if perm in g.permissions and not g.assigned_only}
-    if not paths:
-        return Division.objects.none()
-    cond = Q()
-    for p in paths:
-        cond |= Q(path__startswith=p)
-    return Division.objects.filter(cond)
+    cond = subtree_q(grant_roots(actor, permission_name(RoleAssignment, ADD)))
+    return Division.objects.none() if cond is None else Division.objects.filter(cond)
 
 
 def roles() -> QuerySet[Role]:

@@ -312,19 +312,11 @@ def may_view_identity_number(user: Any, division: Any = None) -> bool:
     materialised path) is given, the role must be held in a subtree containing it, so a
     permission held in one district never unmasks another district's records.
     """
-    from jindu.core.scope import user_grants
+    from jindu.core.scope import holds_permission_at
 
     if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return False
-    if getattr(user, "is_superuser", False):
-        return True
-    path = _division_path(division)
-    for grant in user_grants(user):
-        if VIEW_IDENTITY_NUMBER_PERMISSION not in grant.permissions:
-            continue
-        if path is None or path.startswith(grant.division_path):
-            return True
-    return False
+    return holds_permission_at(user, VIEW_IDENTITY_NUMBER_PERMISSION, _division_path(division), include_assigned=True)
 
 
 def display_identity_number(value: Any, user: Any, division: Any = None) -> str:

@@ -65,6 +65,48 @@ def user_grants(user: Any) -> list[ScopeGrant]:
     return list(user.get_scope_grants())
 
 
+def _is_active_superuser(user: Any) -> bool:
+    return user is not None and getattr(user, "is_superuser", False) and getattr(user, "is_active", False)
+
+
+def grant_roots(user: Any, perm: str, *, include_assigned: bool = False) -> list[str] | None:
+    """Division paths (minimal subtree roots) where ``user`` holds ``perm``.
+
+    ``None`` means everywhere (active superuser, or a country-wide grant); ``[]`` nowhere.
+    Assignment-narrowed grants count only with ``include_assigned``.
+    """
+    if _is_active_superuser(user):
+        return None
+    paths = [
+        g.division_path for g in user_grants(user)
+        if perm in g.permissions and (include_assigned or not g.assigned_only)
+    ]
+    roots = _minimal_roots(paths)
+    return None if "" in roots else roots
+
+
+def holds_permission_at(user: Any, perm: str, path: str | None, *, include_assigned: bool = False) -> bool:
+    """Whether ``user`` holds ``perm`` in a subtree containing the division at ``path``
+    (``None``: anywhere)."""
+    roots = grant_roots(user, perm, include_assigned=include_assigned)
+    if roots is None:
+        return True
+    return any(path is None or path.startswith(r) for r in roots)
+
+
+def subtree_q(roots: list[str] | None, field: str = "path") -> Q | None:
+    """Filter on a division ``path`` field for the subtrees ``roots`` (from :func:`grant_roots`):
+    ``Q()`` for everywhere, ``None`` for nowhere."""
+    if roots is None:
+        return Q()
+    if not roots:
+        return None
+    q = Q()
+    for r in roots:
+        q |= Q(**{f"{field}__startswith": r})
+    return q
+
+
 def _division_model(model: type[models.Model], path: str) -> type[models.Model]:
     current = model
     for part in path.split("__"):
@@ -83,7 +125,7 @@ def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
 
     Raises ``TypeError`` if the model does not declare ``scope_division_path``.
     """
-    if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+    if _is_active_superuser(user):
         return Q()
     div_path = getattr(model, "scope_division_path", None)
     if div_path is None:
@@ -108,17 +150,10 @@ def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
         return None
 
     def within(paths: Iterable[str]) -> Q:
-        paths = _minimal_roots(paths)
-        if "" in paths:
-            return Q()
-        if not div_path:  # the model is the division tree itself
-            q = Q()
-            for p in paths:
-                q |= Q(path__startswith=p)
-            return q
-        cond = Q()
-        for p in paths:
-            cond |= Q(path__startswith=p)
+        roots = _minimal_roots(paths)
+        cond = subtree_q(None if "" in roots else roots)
+        if not cond or not div_path:  # everywhere, or the model is the division tree itself
+            return cond
         return Q(**{f"{div_path}__in": division_model.objects.filter(cond).values("pk")})
 
     result = Q(pk__in=[])
@@ -158,7 +193,7 @@ ScopedManager = models.Manager.from_queryset(ScopedQuerySet)
 
 def has_model_permission(user: Any, model: type[models.Model], action: str) -> bool:
     """Whether any of the user's grants carries ``action`` on ``model`` (ignoring rows)."""
-    if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+    if _is_active_superuser(user):
         return True
     perm = permission_name(model, action)
     return any(perm in g.permissions for g in user_grants(user))

@@ -24,13 +24,12 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from jindu.core.audit import log_access
 from jindu.core.models import StaleEditError
-from jindu.core.scope import VIEW, has_model_permission, permission_name, user_grants
+from jindu.core.scope import VIEW, grant_roots, has_model_permission, permission_name, subtree_q
 
 
 class ScopedPermissionMixin(LoginRequiredMixin):
@@ -147,15 +146,5 @@ def divisions_where(user: Any, model: type[models.Model], action: str):
     """
     from jindu.geo.models import Division
 
-    if getattr(user, "is_superuser", False) and user.is_active:
-        return Division.objects.all()
-    perm = permission_name(model, action)
-    paths = {g.division_path for g in user_grants(user) if perm in g.permissions and not g.assigned_only}
-    if not paths:
-        return Division.objects.none()
-    if "" in paths:
-        return Division.objects.all()
-    cond = Q()
-    for p in paths:
-        cond |= Q(path__startswith=p)
-    return Division.objects.filter(cond)
+    cond = subtree_q(grant_roots(user, permission_name(model, action)))
+    return Division.objects.none() if cond is None else Division.objects.filter(cond)
