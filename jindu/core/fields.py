@@ -58,7 +58,7 @@ __all__ = [
     "identity_lookup",
     "identity_q",
     "identity_digest",
-    "IdentityNumberSerializerField",
+    "IdentityNumberSerializerField",  # noqa: F822 (module __getattr__, built lazily)
 ]
 
 _EMPTY = (None, "")
