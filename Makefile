@@ -12,9 +12,11 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 PY := $(VENV)/bin/python
 VAR := $(or $(JINDU_VAR_DIR),var)
-CITY ?= 460100
-# Extra pytest arguments, e.g. make test PYTEST_ARGS="-n auto" or PYTEST_ARGS="-k jobs".
-PYTEST_ARGS ?=
+CITY ?= $(or $(JINDU_DEMO_CITY),460100)
+# pytest arguments. Default: one worker per core (pytest-xdist), each test module kept on
+# one worker so module-scoped fixtures run once. Serial: make test PYTEST_ARGS=
+# A subset: make test PYTEST_ARGS="-k jobs".
+PYTEST_ARGS ?= -n auto --dist loadfile
 CHROMIUM ?= /usr/bin/chromium
 
 STATIC_SOURCES := $(shell find jindu -path '*/static/*' -type f 2>/dev/null)
@@ -41,7 +43,7 @@ $(VENV)/.requirements-dev.stamp: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.requirements.stamp
 
-$(VAR)/static/.stamp: $(VENV)/.requirements.stamp $(STATIC_SOURCES)
+$(VAR)/static/.stamp: $(VENV)/.requirements.stamp jindu/settings.py $(STATIC_SOURCES)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@touch $@
 

@@ -63,6 +63,8 @@ def _commands(args) -> dict[str, list[str]]:
         "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
         "--timeout", "120", "--graceful-timeout", "10",
         "--access-logfile", "-", "--error-logfile", "-",
+        # The control socket lives at one path per user: two instances would share it.
+        "--no-control-socket",
     ]
     if os.environ.get("REDIS_URL"):
         worker = [python, "manage.py", "rqworker", os.environ.get("JINDU_JOBS_QUEUE", "default"),

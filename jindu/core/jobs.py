@@ -197,7 +197,7 @@ class JobReporter:
     # -- outcome ----------------------------------------------------------------------
 
     def attach_file(self, name: str, content: bytes | ContentFile) -> str:
-        """Store the job's result file (an export, an error report) under ``MEDIA_ROOT/jobs/``.
+        """Store the job's result file (an export, an error report) under ``MEDIA_ROOT/jobs/…/<job id>/``.
 
         Returns the stored name. The file is downloadable only by the job's owner, through
         the logged download view. Call it before :meth:`succeed` (or return from the job).
@@ -206,18 +206,20 @@ class JobReporter:
             content = ContentFile(content)
         field = Job._meta.get_field("result_file")
         job = Job(pk=self.job_id)
-        stored = field.generate_filename(job, name)
+        # One folder per job, so the download keeps the name the job gave it.
+        stored = field.generate_filename(job, f"{self.job_id}/{name}")
         stored = field.storage.save(stored, content)
         Job.objects.filter(pk=self.job_id).update(result_file=stored)
         self._file_name = stored
         return stored
 
     def succeed(self, *, result: dict | None = None, message: str = "") -> bool:
-        """Mark the job succeeded with ``result`` (a JSON object). ``False`` if already finished."""
+        """Mark the job succeeded with ``result`` (a JSON object). ``False`` if already finished.
+
+        ``message`` replaces the last progress message ("正在校验…" would be stale now).
+        """
         self.flush_final()
-        fields: dict[str, Any] = {"result": result or {}}
-        if message:
-            fields["message"] = message
+        fields: dict[str, Any] = {"result": result or {}, "message": message}
         return _finish(self.job_id, Job.Status.SUCCEEDED, **fields)
 
     def fail(self, message: str) -> bool:
