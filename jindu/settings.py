@@ -238,6 +238,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("JINDU_LOG_LEVEL", "WARNING")},
 }
 
+# Imports and exports larger than these row counts run as background jobs.
+JINDU_IMPORT_BACKGROUND_ROWS = int(os.environ.get("JINDU_IMPORT_BACKGROUND_ROWS", "2000"))
+JINDU_EXPORT_BACKGROUND_ROWS = int(os.environ.get("JINDU_EXPORT_BACKGROUND_ROWS", "2000"))
+JINDU_IMPORT_MAX_BYTES = int(os.environ.get("JINDU_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+
 # Domain settings --------------------------------------------------------------------
 # The demo city loaded by `make run`; nothing else depends on it.
 JINDU_DEMO_CITY = os.environ.get("JINDU_DEMO_CITY", "460100")
