@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, Permission
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -96,7 +97,8 @@ class Role(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.name
+        # Default roles' names are msgids (accounts/roles.py): shown in the user's language.
+        return gettext(self.name)
 
 
 class RoleAssignment(models.Model):

@@ -31,8 +31,15 @@ Rules (DESIGN.md "Input", peer cases 21 and 22):
   :func:`unescape_formula` — applied by the csv import reader — removes again, so a
   re-import gives back the original string.
 - csv is UTF-8 with a BOM, so Excel opens Chinese text correctly.
+- Identity-number columns (``kind=IDENTITY``) are masked exactly as on pages and in the
+  API (:func:`jindu.core.idnumbers.display_identity_number`): in full only where the
+  exporting user holds ``accounts.view_identity_number`` over the row's division.
 - Exports of personal data (``personal_data = True``) write one access-log row of kind
   ``export`` with the ids exported.
+- Exports of more than ``settings.JINDU_EXPORT_BACKGROUND_ROWS`` rows (default 2000) run
+  as a background job (:func:`start_export_job`, task :func:`jindu.core.tasks.export_rows`):
+  the job re-applies the owner's scope and the page's filters when it runs, reports
+  progress per chunk and keeps the file as its result, downloadable by the owner only.
 """
 
 from __future__ import annotations
@@ -45,7 +52,9 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
+from django.conf import settings
 from django.db import models
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,6 +104,10 @@ class ExportColumn:
     value: str | Callable[[Any], Any]
     kind: str = TEXT
     width: int | None = None
+    #: For ``identity`` columns: dotted path from the row to the ``geo.Division`` whose
+    #: subtree decides unmasking; defaults to the model's ``scope_division_path``. The
+    #: exporter must ``select_related`` it.
+    division: str | None = None
 
     def get(self, obj: Any) -> Any:
         if callable(self.value):
@@ -138,12 +151,34 @@ class Exporter:
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return f"{self.filename or self.label}-{stamp}.{fmt}"
 
-    def rows(self, queryset: models.QuerySet, seen: list | None = None) -> Iterator[list[Any]]:
-        """Each object's column values; primary keys are appended to ``seen`` if given."""
+    def rows(self, queryset: models.QuerySet, seen: list | None = None, *, user: Any = None) -> Iterator[list[Any]]:
+        """Each object's column values; primary keys are appended to ``seen`` if given.
+
+        Identity columns are shown to ``user`` as pages show them (masked unless the user
+        may see the number in the row's division; masked for ``None``).
+        """
+        identity = [(i, self._division_getter(c)) for i, c in enumerate(self.columns) if c.kind == IDENTITY]
+        if identity:
+            from jindu.core.idnumbers import display_identity_number
         for obj in queryset.iterator(chunk_size=CHUNK_SIZE):
             if seen is not None:
                 seen.append(obj.pk)
-            yield [c.get(obj) for c in self.columns]
+            values = [c.get(obj) for c in self.columns]
+            for i, division_of in identity:
+                values[i] = display_identity_number(values[i], user, division_of(obj))
+            yield values
+
+    def _division_getter(self, column: ExportColumn) -> Callable[[Any], Any]:
+        path = column.division
+        if path is None:
+            scope_path = getattr(self.model, "scope_division_path", None)
+            if scope_path is None:
+                # No division to decide by: only a country-wide permission unmasks.
+                return lambda obj: None
+            path = scope_path.replace("__", ".")
+        if not path:  # the model is the division tree itself
+            return lambda obj: obj
+        return ExportColumn("", path).get
 
 
 def _local_naive(value: datetime) -> datetime:
@@ -287,18 +322,22 @@ def log_export(exporter: Exporter, *, user: Any, ids: list, path: str = "", quer
 
 
 def export_to_file(exporter: Exporter, *, user: Any, fmt: str = "xlsx", params: Any = None,
-                   path: str = "") -> tuple[IO[bytes], int]:
+                   path: str = "", on_progress: Callable[[int], None] | None = None) -> tuple[IO[bytes], int]:
     """Export ``exporter``'s rows visible to ``user`` into a temporary file (rewound).
 
-    Returns ``(file, row_count)``; ``fmt`` is ``"xlsx"`` or ``"csv"``. Writes the access
-    log for personal data. Raises ``ValueError`` for another format.
+    Returns ``(file, row_count)``; ``fmt`` is ``"xlsx"`` or ``"csv"``; ``params`` are the
+    list's filters (a ``QueryDict`` or a dict). ``on_progress(rows_written)`` is called
+    every :data:`CHUNK_SIZE` rows and once at the end. Writes the access log for personal
+    data. Raises ``ValueError`` for another format.
     """
     if fmt not in ("xlsx", "csv"):
         raise ValueError(fmt)
     qs = exporter.get_queryset(user, params)
     ids: list = []
     fh = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    rows = exporter.rows(qs, seen=ids)
+    rows: Iterable[list[Any]] = exporter.rows(qs, seen=ids, user=user)
+    if on_progress is not None:
+        rows = _reporting(rows, on_progress)
     if fmt == "xlsx":
         count = write_xlsx(exporter.columns, rows, fh, sheet_title=str(exporter.label))
     else:
@@ -306,6 +345,84 @@ def export_to_file(exporter: Exporter, *, user: Any, fmt: str = "xlsx", params: 
     fh.seek(0)
     log_export(exporter, user=user, ids=ids, path=path, query=params)
     return fh, count
+
+
+def _reporting(rows: Iterable[list[Any]], on_progress: Callable[[int], None]) -> Iterator[list[Any]]:
+    n = 0
+    for row in rows:
+        yield row
+        n += 1
+        if n % CHUNK_SIZE == 0:
+            on_progress(n)
+    on_progress(n)
+
+
+# -- exports as background jobs ----------------------------------------------------------
+
+
+def background_rows() -> int:
+    """Exports with more rows than this run as jobs (``settings.JINDU_EXPORT_BACKGROUND_ROWS``)."""
+    return int(getattr(settings, "JINDU_EXPORT_BACKGROUND_ROWS", 2000))
+
+
+def exceeds(queryset: models.QuerySet, limit: int) -> bool:
+    """Whether ``queryset`` has more than ``limit`` rows, reading at most one row past it."""
+    return queryset.order_by().values("pk")[limit:limit + 1].exists()
+
+
+def exporter_path(exporter: Exporter | type[Exporter]) -> str:
+    """The dotted import path of an exporter class (what an export job stores)."""
+    cls = exporter if isinstance(exporter, type) else type(exporter)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def load_exporter(dotted: str) -> Exporter:
+    """An instance of the exporter class at ``dotted``; ``LookupError`` if there is none."""
+    from django.utils.module_loading import import_string
+
+    try:
+        cls = import_string(dotted)
+    except ImportError:
+        raise LookupError(dotted) from None
+    if not (isinstance(cls, type) and issubclass(cls, Exporter)):
+        raise LookupError(dotted)
+    return cls()
+
+
+def params_to_json(params: Any) -> dict[str, list[str]]:
+    """Filter parameters as a JSON object of lists (repeated keys kept), for job params."""
+    if params is None:
+        return {}
+    if isinstance(params, QueryDict):
+        return {k: list(v) for k, v in params.lists()}
+    return {k: (list(v) if isinstance(v, (list, tuple)) else [str(v)]) for k, v in dict(params).items()}
+
+
+def params_from_json(data: dict[str, list[str]] | None) -> QueryDict:
+    """Inverse of :func:`params_to_json`: an immutable ``QueryDict`` like ``request.GET``."""
+    query = QueryDict(mutable=True)
+    for key, values in (data or {}).items():
+        query.setlist(key, [str(v) for v in values])
+    query._mutable = False
+    return query
+
+
+def start_export_job(exporter: Exporter, *, user: Any, fmt: str, params: Any = None, path: str = ""):
+    """Start the background export of ``exporter`` for ``user``; returns the ``Job``.
+
+    Only the filter parameters travel with the job (never a list of ids): the job applies
+    ``restrict(owner, "view")`` and the filters to the data as it is when the job runs.
+    """
+    from jindu.core.jobs import start_job
+    from jindu.core.tasks import export_rows
+
+    return start_job(
+        user=user,
+        kind=f"export.{exporter.name or exporter.model._meta.label_lower}",
+        title=_("导出%(label)s") % {"label": exporter.label},
+        task=export_rows,
+        params={"exporter": exporter_path(exporter), "fmt": fmt, "params": params_to_json(params), "path": path},
+    )
 
 
 def import_template_xlsx(importer: Any) -> bytes:

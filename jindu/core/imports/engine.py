@@ -26,7 +26,7 @@ from jindu.core.imports.base import Importer
 from jindu.core.imports.columns import CellError, Column, ParseContext
 from jindu.core.imports.readers import FileRejected, Table, normalize_header
 from jindu.core.models import StaleEditError
-from jindu.core.scope import ADD, CHANGE, permission_name, user_grants
+from jindu.core.scope import ADD, CHANGE, holds_permission_at, permission_name
 from jindu.core.services import ensure_in_scope
 
 #: Rows shown in the preview.
@@ -140,10 +140,12 @@ def _division_of(instance: models.Model, path: str) -> Any:
 def division_in_scope(model: type[models.Model], user: Any, action: str, instance: models.Model) -> bool | None:
     """Whether ``instance`` (possibly unsaved) lies in ``user``'s scope for ``action``.
 
-    Decided from its division and the user's grants, mirroring
-    :func:`jindu.core.scope.scope_q` for subtree grants. ``None`` when it cannot be
-    decided before saving (no division yet, assignment-narrowed grants); the authoritative
-    check is :func:`~jindu.core.services.ensure_in_scope` after the save.
+    Decided from its division and the user's grants through the same primitives as
+    :func:`jindu.core.scope.scope_q` (:func:`~jindu.core.scope.holds_permission_at`).
+    ``None`` when it cannot be decided before saving (no division yet, or only an
+    assignment-narrowed grant covers the division: the row may or may not be assigned to
+    the user); the authoritative check is :func:`~jindu.core.services.ensure_in_scope`
+    after the save.
     """
     if getattr(user, "is_superuser", False) and user.is_active:
         return True
@@ -155,16 +157,14 @@ def division_in_scope(model: type[models.Model], user: Any, action: str, instanc
     if not path:
         return None
     perm = permission_name(model, action)
-    undecided = False
-    for grant in user_grants(user):
-        if perm not in grant.permissions:
-            continue
-        if grant.assigned_only and not getattr(model, "scope_assigned_only_sees_jurisdiction", False):
-            undecided = True
-            continue
-        if path.startswith(grant.division_path):
-            return True
-    return None if undecided else False
+    # Models that let assignment-narrowed grants see the whole jurisdiction treat them as
+    # subtree grants, exactly as scope_q does.
+    jurisdiction_ok = getattr(model, "scope_assigned_only_sees_jurisdiction", False)
+    if holds_permission_at(user, perm, path, include_assigned=jurisdiction_ok):
+        return True
+    if not jurisdiction_ok and holds_permission_at(user, perm, path, include_assigned=True):
+        return None
+    return False
 
 
 class _ScopeProbe:

@@ -13,7 +13,7 @@ def user_roles(user) -> list[dict]:
     if not getattr(user, "is_authenticated", False):
         return []
     assignments = user.role_assignments.select_related("role", "division").order_by("role_id", "division__code")
-    return [{"role": a.role.name, "division": a.division.name} for a in assignments]
+    return [{"role": str(a.role), "division": a.division.name} for a in assignments]
 
 
 @register.simple_tag(takes_context=True)

@@ -11,6 +11,7 @@ or uses the generic ``imports/<importer>/upload/`` routes below.
 
 Export: ``ExportView.as_view(exporter=UnitExporter)``; ``?format=csv`` gives csv, the
 other query parameters are the list's filters, passed to ``Exporter.get_queryset``.
+Large exports run as background jobs (see :mod:`jindu.core.exports`).
 
 Batches are visible only to their uploader (and ncc_admin); anyone else gets 404.
 """
@@ -31,7 +32,14 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from jindu.core.exports import Exporter, export_to_file, import_template_xlsx
+from jindu.core.exports import (
+    Exporter,
+    background_rows,
+    exceeds,
+    export_to_file,
+    import_template_xlsx,
+    start_export_job,
+)
 from jindu.core.imports import services
 from jindu.core.imports.base import Importer, get_importer
 from jindu.core.imports.readers import FileRejected
@@ -213,9 +221,13 @@ class ImportCancelView(BatchMixin, View):
 
 class ExportView(LoginRequiredMixin, View):
     """Download ``exporter``'s rows visible to the user as xlsx (default) or csv
-    (``?format=csv``). 403 without view permission on the model. The xlsx
-    (or csv) is written to a spooled temporary file — write-only mode, rows streamed from
-    the database in chunks — then sent, and the access log is written before sending."""
+    (``?format=csv``); the other query parameters are the list's filters. 403 without
+    view permission on the model.
+
+    Up to ``settings.JINDU_EXPORT_BACKGROUND_ROWS`` rows the file is written at once (to a
+    spooled temporary file, rows streamed from the database in chunks) and sent, the
+    access log written before sending. Larger exports become a background job with the
+    same filters and the user is sent to the job's page, where the file is downloaded."""
 
     exporter: type[Exporter] | None = None
 
@@ -231,6 +243,11 @@ class ExportView(LoginRequiredMixin, View):
         params = request.GET.copy()
         params.pop("format", None)
         params.pop("page", None)
+        limit = background_rows()
+        if exceeds(exporter.get_queryset(request.user, params), limit):
+            job = start_export_job(exporter, user=request.user, fmt=fmt, params=params, path=request.path)
+            messages.info(request, _("数据超过 %(limit)s 行，已转为后台任务导出，完成后可在本页下载。") % {"limit": limit})
+            return redirect("job_detail", pk=job.pk)
         filename = exporter.get_filename(fmt)
         fh, _count = export_to_file(exporter, user=request.user, fmt=fmt, params=params, path=request.path)
         response = FileResponse(fh, content_type=XLSX_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8")

@@ -23,6 +23,19 @@ from jindu.core.models import AccessLog, Job
 PAGE_SIZE = 50
 
 
+def _shown(job: Job) -> dict:
+    """Context for the status fragment. Fixed messages and summary labels written by a
+    worker are Chinese msgids (the worker runs in the default language); they are shown
+    in the reader's language when the catalogue has them, as written otherwise."""
+    summary = (job.result or {}).get("summary") or [] if job.status == Job.Status.SUCCEEDED else []
+    return {
+        "job": job,
+        "active": job.status in ACTIVE,
+        "message": _(job.message) if job.message else "",
+        "summary": [[_(label) if isinstance(label, str) and label else label, *rest] for label, *rest in summary],
+    }
+
+
 @login_required
 @require_GET
 def job_list(request):
@@ -39,7 +52,7 @@ def _own_job(request, pk: int) -> Job:
 @require_GET
 def job_detail(request, pk: int):
     job = _own_job(request, pk)
-    return render(request, "core/jobs/detail.html", {"job": job, "active": job.status in ACTIVE})
+    return render(request, "core/jobs/detail.html", _shown(job))
 
 
 @login_required
@@ -47,7 +60,7 @@ def job_detail(request, pk: int):
 def job_status(request, pk: int):
     """The status fragment the detail page swaps in every 2 s while the job is active."""
     job = _own_job(request, pk)
-    return render(request, "core/jobs/_status.html", {"job": job, "active": job.status in ACTIVE})
+    return render(request, "core/jobs/_status.html", _shown(job))
 
 
 @login_required

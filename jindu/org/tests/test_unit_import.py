@@ -219,3 +219,28 @@ def test_files_travel_between_ui_languages(client, district_user):
         again = read_and_run(get_importer("org.unit"), fh.read(), "en.csv", user=district_user, commit=True)
     assert again.ok, again.errors
     assert again.counts == {"created": 0, "updated": 0, "unchanged": 2}
+
+
+def test_large_unit_export_is_a_job_with_the_list_filters(client, district_user, settings,
+                                                          django_capture_on_commit_callbacks):
+    """Above JINDU_EXPORT_BACKGROUND_ROWS the unit export runs as the user's job, with the
+    list's filters applied in the job; the owner downloads the file from the job page."""
+    from jindu.core.models import Job
+    from jindu.core.tests.test_jobs import run_db_worker
+
+    settings.JINDU_EXPORT_BACKGROUND_ROWS = 1
+    for i in range(3):
+        Unit.objects.create(name=f"龙华学校{i}", kind="school", division=div("460106"))
+    Unit.objects.create(name="龙华区教育局", kind="department", division=div("460106"))
+    Unit.objects.create(name="秀英学校", kind="school", division=div("460105"))
+    client.force_login(district_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.get(reverse("org:unit_export") + "?kind=school&format=csv")
+    job = Job.objects.get(created_by=district_user)
+    assert resp.status_code == 302 and resp["Location"] == reverse("job_detail", args=[job.pk])
+    run_db_worker()
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    resp = client.get(reverse("job_download", args=[job.pk]))
+    text = b"".join(resp.streaming_content).decode("utf-8-sig")
+    assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == ["龙华学校0", "龙华学校1", "龙华学校2"]
