@@ -35,11 +35,13 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec(
         "district_office", _("区禁毒办"), _("本区禁毒工作的管理，可维护辖区单位与挂点。"),
         READ_REFERENCE + ("org.add_unit", "org.change_unit", "org.add_pairing", "org.change_pairing",
-                          "org.delete_pairing", "accounts.view_user", "accounts.view_roleassignment"),
+                          "org.delete_pairing", "accounts.view_user", "accounts.view_roleassignment",
+                          # grids under villages; geo services refuse changes to statistical divisions
+                          "geo.add_division", "geo.change_division"),
     ),
     RoleSpec(
         "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
-        READ_REFERENCE + ("org.change_unit", "accounts.view_user"),
+        READ_REFERENCE + ("org.change_unit", "accounts.view_user", "geo.add_division", "geo.change_division"),
     ),
     RoleSpec(
         "social_worker", _("禁毒社工"), _("负责分配给本人的吸毒人员的日常管控与帮扶。"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -46,6 +47,13 @@ class Division(models.Model):
         indexes = [
             models.Index(fields=["parent", "code"]),
             models.Index(fields=["path"], name="geo_division_path_like", opclasses=["varchar_pattern_ops"]),
+        ]
+        constraints = [
+            # Grids are named by people, so two grids of one village must not share a name;
+            # statistical divisions keep the names NBS gives them.
+            models.UniqueConstraint(
+                fields=["parent", "name"], condition=Q(level=Level.GRID), name="geo_grid_unique_name_in_village"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,14 +1,23 @@
-"""Loading the statistical division tree from the shipped NBS data (idempotent)."""
+"""The division tree: loading the shipped NBS data (idempotent), and grids under villages
+(create, rename, deactivate — each one transaction with its audit event)."""
 
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from jindu.core.audit import record_event
+from jindu.core.scope import ADD, CHANGE
+from jindu.core.services import ensure_in_scope
 from jindu.geo.choices import Level, TownKind
 from jindu.geo.models import Division, short_code_for
 
@@ -104,3 +113,192 @@ def load_city(city_code: str) -> LoadResult:
         bulk_update_with_history(to_update, Division, ["name", "town_kind"], batch_size=500)
     result.updated = len(to_update)
     return result
+
+
+# -- grids (网格) -----------------------------------------------------------------------
+#
+# A grid is a Division of level ``grid`` whose parent is a village; its code is
+# ``<village 12-digit code>-<nn>`` (two digits, three from the hundredth grid on), given
+# out by the system, never reused (deactivated grids keep theirs) and never deleted:
+# later modules (persons, workforce) point at grids, and Division's foreign keys protect.
+
+GRID_SOURCE = "本系统网格划分"
+GRID_CODE_RE = re.compile(r"^(\d{12})-(\d{2,3})$")
+GRID_NAME_MAX = 100
+_CREATE_ATTEMPTS = 5
+
+
+def clean_grid_name(name: str) -> str:
+    """``name`` without surrounding (also full-width) spaces. Raises ``ValidationError``
+    (field ``name``) when empty or longer than 100 characters."""
+    cleaned = (name or "").strip().strip("\u3000").strip()
+    if not cleaned:
+        raise ValidationError({"name": _("请填写网格名称。")})
+    if len(cleaned) > GRID_NAME_MAX:
+        raise ValidationError({"name": _("网格名称不能超过 %(n)d 个字。") % {"n": GRID_NAME_MAX}})
+    return cleaned
+
+
+def check_grid_code(code: str, village: Division) -> str:
+    """A grid code given by hand: ``<village code>-<nn>``, not taken by any division.
+
+    Returns the normalised code (full-width digits and hyphens folded). Raises
+    ``ValidationError`` (field ``code``) naming the expected shape or the taken code.
+    """
+    text = "".join(unicodedata.normalize("NFKC", code or "").split()).replace("—", "-").replace("－", "-")
+    m = GRID_CODE_RE.match(text)
+    if not m or m.group(1) != village.code:
+        raise ValidationError(
+            {"code": _("网格编码应为“村居代码-两位序号”，如 %(example)s；收到“%(value)s”。")
+             % {"example": f"{village.code}-01", "value": code}}
+        )
+    if int(m.group(2)) == 0:
+        raise ValidationError({"code": _("网格序号从 01 开始；收到“%(value)s”。") % {"value": code}})
+    if Division.objects.filter(code=text).exists():
+        raise ValidationError({"code": _("网格编码 %(code)s 已被使用。") % {"code": text}})
+    return text
+
+
+def next_grid_code(village: Division) -> str:
+    """The next free code under ``village`` (one more than the highest ever given there).
+
+    Call with the village row locked (see :func:`create_grid`), so two writers never
+    compute the same number; the unique constraint on ``code`` is the last guard.
+    """
+    prefix = f"{village.code}-"
+    highest = 0
+    for code in Division.objects.filter(parent=village, code__startswith=prefix).values_list("code", flat=True):
+        m = GRID_CODE_RE.match(code)
+        if m:
+            highest = max(highest, int(m.group(2)))
+    return f"{prefix}{highest + 1:02d}"
+
+
+def _village_for_grids(user: Any, village_pk: int, action: str) -> Division:
+    """The village row, locked, if ``user`` may ``action`` divisions there.
+
+    Raises ``PermissionDenied`` for a village outside the user's scope (views answer 404
+    before getting here) and ``ValidationError`` when the division is not a village.
+    """
+    village = Division.objects.select_for_update().filter(pk=village_pk).first()
+    if village is None or not Division.objects.restrict(user, action).filter(pk=village_pk).exists():
+        raise PermissionDenied(_("该村居不在您的管辖范围内。"))
+    if village.level != Level.VILLAGE:
+        raise ValidationError({"parent": _("网格只能建在村（社区）之下，“%(name)s”是%(level)s。")
+                               % {"name": village.name, "level": village.get_level_display()}})
+    return village
+
+
+def _name_taken(village: Division, name: str, *, exclude_pk: int | None = None) -> bool:
+    qs = Division.objects.filter(parent=village, level=Level.GRID, name=name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def _name_taken_error(village: Division, name: str) -> ValidationError:
+    return ValidationError({"name": _("%(village)s已有名为“%(name)s”的网格（含已停用网格）。")
+                            % {"village": village.name, "name": name}})
+
+
+def create_grid(*, user: Any, village: Division, name: str, code: str | None = None) -> Division:
+    """Create a grid named ``name`` under ``village``; returns the saved grid.
+
+    ``code`` (optional) must be ``<village code>-<nn>`` and free; without it the next
+    number is given out with the village row locked (``SELECT … FOR UPDATE``), so
+    concurrent creates under one village get different codes; a clash that slips through
+    (SQLite has no row locks) hits the unique constraint and is retried.
+
+    Raises ``PermissionDenied`` when ``user`` may not add divisions at the village
+    (``geo.add_division`` in a subtree containing it), ``ValidationError`` (fields
+    ``parent``, ``name``, ``code``) for a non-village parent, an empty or duplicate name
+    or a bad code. Writes one ``geo.grid_created`` audit event.
+    """
+    name = clean_grid_name(name)
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                locked = _village_for_grids(user, village.pk, ADD)
+                if not locked.is_active:
+                    raise ValidationError({"parent": _("该村居已停用，不能新建网格。")})
+                if _name_taken(locked, name):
+                    raise _name_taken_error(locked, name)
+                grid_code = check_grid_code(code, locked) if code else next_grid_code(locked)
+                grid = Division(code=grid_code, name=name, level=Level.GRID, parent=locked, source=GRID_SOURCE)
+                grid._history_user = user
+                grid.save()
+                ensure_in_scope(grid, user=user, action=ADD)
+                record_event(action="geo.grid_created", target=grid, actor=user,
+                             changes={"village": locked.code, "code": grid_code, "name": name})
+            return grid
+        except IntegrityError:
+            # Lost a race for the code or the name: the next attempt re-reads and either
+            # takes the next number or reports the duplicate name/code.
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _locked_grid(user: Any, grid: Division) -> Division:
+    locked = Division.objects.select_for_update().filter(pk=grid.pk, level=Level.GRID).first()
+    if locked is None or not Division.objects.restrict(user, CHANGE).filter(pk=grid.pk).exists():
+        raise PermissionDenied(_("该网格不在您的管辖范围内。"))
+    return locked
+
+
+def rename_grid(*, user: Any, grid: Division, name: str, reason: str = "") -> tuple[Division, bool]:
+    """Give ``grid`` a new name (unique within its village); its code stays.
+
+    Returns ``(grid, changed)``; an unchanged name writes nothing. Raises
+    ``PermissionDenied`` outside the user's ``geo.change_division`` scope and
+    ``ValidationError`` (field ``name``) for an empty or duplicate name. Writes one
+    ``geo.grid_renamed`` event.
+    """
+    name = clean_grid_name(name)
+    with transaction.atomic():
+        locked = _locked_grid(user, grid)
+        old = locked.name
+        if old == name:
+            return locked, False
+        village = locked.parent
+        if _name_taken(village, name, exclude_pk=locked.pk):
+            raise _name_taken_error(village, name)
+        locked.name = name
+        locked._history_user = user
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=["name"])
+        except IntegrityError:
+            raise _name_taken_error(village, name) from None
+        ensure_in_scope(locked, user=user, action=CHANGE)
+        record_event(action="geo.grid_renamed", target=locked, actor=user,
+                     changes={"name": [old, name]}, reason=reason)
+    return locked, True
+
+
+def set_grid_active(*, user: Any, grid: Division, active: bool, reason: str = "") -> tuple[Division, bool]:
+    """Deactivate (``active=False``) or reactivate a grid; it is never deleted, so records
+    that point at it keep their place. Returns ``(grid, changed)``. Raises
+    ``PermissionDenied`` like :func:`rename_grid`. Writes one ``geo.grid_deactivated`` or
+    ``geo.grid_reactivated`` event."""
+    with transaction.atomic():
+        locked = _locked_grid(user, grid)
+        if locked.is_active == active:
+            return locked, False
+        locked.is_active = active
+        locked._history_user = user
+        locked.save(update_fields=["is_active"])
+        ensure_in_scope(locked, user=user, action=CHANGE)
+        record_event(action="geo.grid_reactivated" if active else "geo.grid_deactivated", target=locked,
+                     actor=user, changes={"is_active": [not active, active]}, reason=reason)
+    return locked, True
+
+
+def deactivate_grid(*, user: Any, grid: Division, reason: str = "") -> tuple[Division, bool]:
+    """:func:`set_grid_active` with ``active=False``."""
+    return set_grid_active(user=user, grid=grid, active=False, reason=reason)
+
+
+def reactivate_grid(*, user: Any, grid: Division, reason: str = "") -> tuple[Division, bool]:
+    """:func:`set_grid_active` with ``active=True``."""
+    return set_grid_active(user=user, grid=grid, active=True, reason=reason)

@@ -10,13 +10,23 @@ from collections import defaultdict
 from typing import Iterable
 
 from django.apps import apps
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import DetailView, TemplateView
 
-from jindu.core.scope import VIEW, has_model_permission
-from jindu.core.views.mixins import ScopedObjectMixin, ScopedQuerysetMixin
+from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission
+from jindu.core.views.mixins import ScopedObjectMixin, ScopedPermissionMixin, ScopedQuerysetMixin
+from jindu.geo import services
 from jindu.geo.choices import Level
+from jindu.geo.forms import GridDeactivateForm, GridForm, GridRenameForm
 from jindu.geo.models import Division
 from jindu.geo.tables import ChildDivisionTable
 
@@ -136,8 +146,10 @@ class DivisionDetailView(ScopedObjectMixin, DetailView):
         d = self.object
         with_counts([d], visible)
         ctx["crumbs"] = breadcrumb(d, visible)
-        children = with_counts(visible.filter(parent=d).order_by("code"), visible)
+        children = with_counts(visible.filter(parent=d).exclude(level=Level.GRID).order_by("code"), visible)
         ctx["children_table"] = ChildDivisionTable(children) if children else None
+        if d.level == Level.VILLAGE:
+            ctx.update(grid_context(self.request, d, visible))
         if has_model_permission(user, Unit, VIEW):
             ctx["units"] = Unit.objects.restrict(user, VIEW).filter(division=d).order_by("kind", "name")
         if d.level == Level.TOWN and has_model_permission(user, Pairing, VIEW):
@@ -145,3 +157,127 @@ class DivisionDetailView(ScopedObjectMixin, DetailView):
                 Pairing.objects.restrict(user, VIEW).filter(town=d).select_related("unit").order_by("-year", "unit__name")
             )
         return ctx
+
+
+# -- grids ------------------------------------------------------------------------------
+
+
+def grid_context(request, village: Division, visible=None, **forms) -> dict:
+    """Context of the grid section of a village page (``geo/_grids.html``)."""
+    user = request.user
+    visible = Division.objects.restrict(user, VIEW) if visible is None else visible
+    can_add = Division.objects.restrict(user, ADD).filter(pk=village.pk).exists()
+    can_change = Division.objects.restrict(user, CHANGE).filter(pk=village.pk).exists()
+    grids = list(visible.filter(parent=village, level=Level.GRID).order_by("code"))
+    return {
+        "village": village,
+        "grids": grids,
+        "active_grid_count": sum(1 for g in grids if g.is_active),
+        "can_add_grid": can_add and village.is_active,
+        "can_change_grid": can_change,
+        "can_import_grids": can_add,
+        "grid_form": forms.get("grid_form") or GridForm(user=user, initial={"parent": village.pk}),
+        "grid_error_for": forms.get("grid_error_for"),
+        "grid_errors": forms.get("grid_errors") or [],
+    }
+
+
+class _GridWriteView(ScopedPermissionMixin, View):
+    """POST-only grid actions. htmx requests get the grid section back (with errors, if
+    any); plain form posts are redirected to the village page, or shown it again with
+    the errors when the input was refused (nothing written)."""
+
+    model = Division
+    http_method_names = ["post"]
+
+    def village_response(self, village: Division, *, ok_message: str | None = None, **forms):
+        request = self.request
+        failed = bool(forms.get("grid_errors")) or (forms.get("grid_form") is not None and forms["grid_form"].errors)
+        if request.headers.get("HX-Request"):
+            if ok_message and not failed:
+                messages.success(request, ok_message)
+            return TemplateResponse(request, "geo/_grids.html", grid_context(request, village, **forms))
+        if not failed:
+            if ok_message:
+                messages.success(request, ok_message)
+            return HttpResponseRedirect(reverse("geo:division_detail", args=[village.pk]) + "#grids")
+        view = DivisionDetailView()
+        view.setup(request, pk=village.pk)
+        view.object = village
+        ctx = view.get_context_data(object=village)
+        ctx.update(grid_context(request, village, **forms))
+        return TemplateResponse(request, DivisionDetailView.template_name, ctx, status=400)
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    return list(exc.messages)
+
+
+class GridCreateView(_GridWriteView):
+    """Add a grid under the village ``pk`` (404 outside where the user may add divisions)."""
+
+    action = ADD
+
+    def post(self, request, pk):
+        village = get_object_or_404(Division.objects.restrict(request.user, ADD), pk=pk, level=Level.VILLAGE)
+        data = request.POST.copy()
+        data["parent"] = str(village.pk)
+        form = GridForm(data=data, user=request.user)
+        if not form.is_valid():
+            return self.village_response(village, grid_form=form)
+        try:
+            grid = services.create_grid(user=request.user, village=village, name=form.cleaned_data["name"],
+                                        code=form.cleaned_data.get("code") or None)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.village_response(village, grid_form=form)
+        except PermissionDenied:
+            form.add_error(None, _("该村居不在您可以新建网格的范围内，未保存。"))
+            return self.village_response(village, grid_form=form)
+        return self.village_response(
+            village, ok_message=_("已新建网格“%(name)s”（%(code)s）。") % {"name": grid.name, "code": grid.code}
+        )
+
+
+class _GridChangeView(_GridWriteView):
+    action = CHANGE
+
+    def get_grid(self, pk) -> Division:
+        return get_object_or_404(
+            Division.objects.restrict(self.request.user, CHANGE).select_related("parent"), pk=pk, level=Level.GRID
+        )
+
+
+class GridRenameView(_GridChangeView):
+    def post(self, request, pk):
+        grid = self.get_grid(pk)
+        form = GridRenameForm(request.POST)
+        if not form.is_valid():
+            errors = [f"{form.fields[f].label}：{m}" if f in form.fields else m
+                      for f, ms in form.errors.items() for m in ms]
+            return self.village_response(grid.parent, grid_errors=errors, grid_error_for=grid.pk)
+        try:
+            grid, changed = services.rename_grid(user=request.user, grid=grid, name=form.cleaned_data["name"],
+                                                 reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            return self.village_response(grid.parent, grid_errors=_messages(exc), grid_error_for=grid.pk)
+        except PermissionDenied:
+            raise
+        message = _("网格已改名为“%(name)s”。") % {"name": grid.name} if changed else _("名称未变，未做修改。")
+        return self.village_response(grid.parent, ok_message=message)
+
+
+class GridActiveView(_GridChangeView):
+    active = False
+
+    def post(self, request, pk):
+        grid = self.get_grid(pk)
+        form = GridDeactivateForm(request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        grid, changed = services.set_grid_active(user=request.user, grid=grid, active=self.active, reason=reason)
+        if self.active:
+            message = _("网格“%(name)s”已启用。") if changed else _("网格“%(name)s”本已启用。")
+        else:
+            message = _("网格“%(name)s”已停用。") if changed else _("网格“%(name)s”本已停用。")
+        return self.village_response(grid.parent, ok_message=message % {"name": grid.name})

@@ -1,10 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from jindu.core.scope import VIEW
+from jindu.core.scope import ADD, VIEW
 from jindu.core.views.mixins import VersionField, divisions_where
 from jindu.geo.choices import Level
-from jindu.org.models import Unit
+from jindu.geo.models import Division
+from jindu.org.choices import CommissionRole
+from jindu.org.models import Pairing, Unit
 from jindu.org.services import UNIT_FIELDS
 
 
@@ -55,3 +57,76 @@ class UnitForm(forms.ModelForm):
                 widget.attrs.setdefault("class", "form-select")
             elif not isinstance(widget, forms.HiddenInput):
                 widget.attrs.setdefault("class", "form-control")
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name}（{obj.division.name}）"
+
+
+def _style(form: forms.Form) -> None:
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.Select):
+            widget.attrs.setdefault("class", "form-select form-select-sm")
+        elif not isinstance(widget, forms.HiddenInput):
+            widget.attrs.setdefault("class", "form-control form-control-sm")
+
+
+class YearField(forms.IntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("年度"))
+        kwargs.setdefault("min_value", 1990)
+        kwargs.setdefault("max_value", 2100)
+        super().__init__(**kwargs)
+
+
+class MembershipAddForm(forms.Form):
+    """Add one unit to a year's commission list; units offered are those the user sees."""
+
+    year = YearField(widget=forms.HiddenInput)
+    unit = UnitChoiceField(label=_("单位"), queryset=Unit.objects.none())
+    role = forms.ChoiceField(label=_("职责"), choices=CommissionRole.choices, initial=CommissionRole.MEMBER)
+
+    def __init__(self, *args, user, year: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        units = Unit.objects.restrict(user, VIEW).filter(is_active=True).select_related("division")
+        if year is not None:
+            units = units.exclude(memberships__year=year)
+        self.fields["unit"].queryset = units.order_by("division__code", "name")
+        _style(self)
+
+
+class CopyYearForm(forms.Form):
+    from_year = YearField(label=_("从年度"))
+    to_year = YearField(label=_("到年度"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _style(self)
+
+
+class PairingCreateForm(forms.Form):
+    """Pair a unit with a town for a year: towns where the user may add pairings, units
+    the user may see (the service re-checks both)."""
+
+    year = YearField(widget=forms.HiddenInput)
+    town = DivisionChoiceField(label=_("镇街"), queryset=Division.objects.none())
+    unit = UnitChoiceField(label=_("挂点单位"), queryset=Unit.objects.none())
+    note = forms.CharField(label=_("备注"), max_length=255, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["town"].queryset = (
+            divisions_where(user, Pairing, ADD).filter(level=Level.TOWN).select_related("parent").order_by("code")
+        )
+        self.fields["unit"].queryset = (
+            Unit.objects.restrict(user, VIEW).filter(is_active=True).select_related("division")
+            .order_by("division__code", "name")
+        )
+        _style(self)
+
+
+class DeleteReasonForm(forms.Form):
+    reason = forms.CharField(label=_("原因"), max_length=500,
+                             error_messages={"required": _("请填写删除原因。")})

@@ -5,15 +5,21 @@ Reads go through ``.restrict(user, action)``; writes through :mod:`jindu.org.ser
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import CreateView, DetailView, TemplateView, UpdateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission
+from jindu.core.scope import ADD, CHANGE, DELETE, VIEW, has_model_permission
 from jindu.core.views.mixins import (
     AccessLogMixin,
     ScopedObjectMixin,
@@ -25,7 +31,8 @@ from jindu.geo.choices import Level
 from jindu.geo.models import Division
 from jindu.org import services
 from jindu.org.filtersets import UnitFilterSet
-from jindu.org.forms import UnitForm
+from jindu.org.choices import CommissionRole
+from jindu.org.forms import CopyYearForm, DeleteReasonForm, MembershipAddForm, PairingCreateForm, UnitForm
 from jindu.org.models import CommissionMembership, Pairing, Unit
 from jindu.org.tables import UnitPairingTable, UnitTable
 
@@ -145,10 +152,251 @@ class PairingView(ScopedPermissionMixin, TemplateView):
             by_town.setdefault(p.town_id, []).append(p)
         towns = Division.objects.restrict(user, VIEW).filter(level=Level.TOWN).select_related("parent").order_by("code")
         rows = [{"town": t, "pairings": by_town.get(t.pk, [])} for t in towns]
+        can_add = has_model_permission(user, Pairing, ADD)
+        deletable = (
+            set(Pairing.objects.restrict(user, DELETE).filter(year=year).values_list("pk", flat=True))
+            if has_model_permission(user, Pairing, DELETE) else set()
+        )
+        previous = max((y for y in years if y < year and pairings.filter(year=y).exists()), default=None)
         ctx.update(
             year=year,
             years=years,
             rows=rows,
             unpaired=[r["town"] for r in rows if not r["pairings"]],
+            pairing_count=sum(len(r["pairings"]) for r in rows),
+            can_add=can_add,
+            deletable=deletable,
+            create_form=PairingCreateForm(user=user, initial={"year": year}) if can_add else None,
+            copy_form=(CopyYearForm(initial={"from_year": previous, "to_year": year})
+                       if can_add and not any(r["pairings"] for r in rows) else None),
         )
         return ctx
+
+
+# -- shared helpers for the year pages ------------------------------------------------------
+
+
+def _year_param(request, default: int) -> int:
+    try:
+        year = int(request.GET.get("year") or request.POST.get("year") or default)
+    except (TypeError, ValueError):
+        return default
+    return year if services.YEAR_MIN <= year <= services.YEAR_MAX else default
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "；".join(m for ms in exc.message_dict.values() for m in ms)
+    return "；".join(exc.messages)
+
+
+def _form_error_text(form) -> str:
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        parts += [f"{label}：{e}" if label else str(e) for e in errors]
+    return "；".join(parts)
+
+
+class _YearActionView(ScopedPermissionMixin, View):
+    """POST-only actions of a year page: run one service call, say what happened (or the
+    Chinese reason nothing happened) and go back to the page of that year."""
+
+    http_method_names = ["post"]
+    page_url = ""
+
+    def back(self, year: int):
+        return HttpResponseRedirect(f"{reverse(self.page_url)}?year={year}")
+
+    def run(self, year: int, call, ok_message):
+        try:
+            result = call()
+        except ValidationError as exc:
+            messages.error(self.request, _("未保存：%(reason)s") % {"reason": _error_text(exc)})
+        except PermissionDenied as exc:
+            messages.error(self.request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
+        else:
+            messages.success(self.request, ok_message(result) if callable(ok_message) else ok_message)
+        return self.back(year)
+
+
+# -- commission membership (禁毒委成员单位) ---------------------------------------------------
+
+ROLE_ORDER = Case(
+    *[When(role=value, then=Value(i)) for i, value in enumerate(CommissionRole.values)],
+    output_field=IntegerField(),
+)
+
+
+class CommissionMembershipView(ScopedPermissionMixin, TemplateView):
+    """One year's commission member list: units with their role, counts per role; add,
+    change roles, remove (one list save) and copy from another year for those allowed."""
+
+    model = CommissionMembership
+    template_name = "org/membership_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        visible = CommissionMembership.objects.restrict(user, VIEW)
+        years = sorted(set(visible.values_list("year", flat=True)), reverse=True)
+        this_year = timezone.localdate().year
+        year = _year_param(self.request, years[0] if years else this_year)
+        years = sorted({*years, this_year, year}, reverse=True)
+        rows = list(
+            visible.filter(year=year).select_related("unit", "unit__division")
+            .annotate(role_order=ROLE_ORDER).order_by("role_order", "unit__name")
+        )
+        counts = {value: 0 for value in CommissionRole.values}
+        for m in rows:
+            counts[m.role] += 1
+        can_add = has_model_permission(user, CommissionMembership, ADD)
+        can_change = has_model_permission(user, CommissionMembership, CHANGE)
+        can_delete = has_model_permission(user, CommissionMembership, DELETE)
+        previous = max((y for y in years if y < year and visible.filter(year=y).exists()), default=None)
+        ctx.update(
+            year=year, years=years, rows=rows, total=len(rows),
+            role_counts=[(label, counts[value]) for value, label in CommissionRole.choices],
+            role_choices=CommissionRole.choices,
+            can_add=can_add, can_change=can_change, can_delete=can_delete,
+            can_edit_list=can_change or can_delete,
+            add_form=MembershipAddForm(user=user, year=year, initial={"year": year}) if can_add else None,
+            copy_form=CopyYearForm(initial={"from_year": previous, "to_year": year}) if can_add and not rows else None,
+            previous_year=previous,
+        )
+        return ctx
+
+
+class MembershipAddView(_YearActionView):
+    model = CommissionMembership
+    action = ADD
+    page_url = "org:membership_list"
+
+    def post(self, request):
+        year = _year_param(request, timezone.localdate().year)
+        form = MembershipAddForm(request.POST, user=request.user)
+        if not form.is_valid():
+            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
+            return self.back(year)
+        data = form.cleaned_data
+        return self.run(
+            data["year"],
+            lambda: services.add_membership(user=request.user, unit=data["unit"], year=data["year"], role=data["role"]),
+            lambda m: _("已将%(unit)s加入 %(year)d 年成员单位（%(role)s）。")
+            % {"unit": m.unit.name, "year": m.year, "role": m.get_role_display()},
+        )
+
+
+class MembershipListSaveView(_YearActionView):
+    """Save the year's list as shown: each row's role (``role_<unit id>``) and the rows
+    ticked for removal (``remove``), through one :func:`services.set_memberships` call."""
+
+    model = CommissionMembership
+    action = CHANGE
+    page_url = "org:membership_list"
+
+    def post(self, request):
+        year = _year_param(request, timezone.localdate().year)
+        user = request.user
+        current = list(CommissionMembership.objects.restrict(user, VIEW).filter(year=year).select_related("unit"))
+        removed = set(request.POST.getlist("remove"))
+        wanted = []
+        for m in current:
+            if str(m.unit_id) in removed:
+                continue
+            role = request.POST.get(f"role_{m.unit_id}", m.role)
+            wanted.append((m.unit, role))
+        reason = request.POST.get("reason", "").strip()
+
+        def ok(diff):
+            if not any(diff.values()):
+                return _("名单未变，未做修改。")
+            return _("已保存 %(year)d 年名单：新增 %(a)d 个，移除 %(r)d 个，职责调整 %(c)d 个。") % {
+                "year": year, "a": len(diff["added"]), "r": len(diff["removed"]), "c": len(diff["role_changed"])}
+
+        return self.run(year, lambda: services.set_memberships(user=user, year=year, units_with_roles=wanted,
+                                                                 reason=reason), ok)
+
+
+class MembershipCopyView(_YearActionView):
+    model = CommissionMembership
+    action = ADD
+    page_url = "org:membership_list"
+
+    def post(self, request):
+        form = CopyYearForm(request.POST)
+        year = _year_param(request, timezone.localdate().year)
+        if not form.is_valid():
+            messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
+            return self.back(year)
+        data = form.cleaned_data
+        return self.run(
+            data["to_year"],
+            lambda: services.copy_memberships(user=request.user, from_year=data["from_year"], to_year=data["to_year"]),
+            lambda rows: _("已从 %(src)d 年复制成员单位 %(n)d 个到 %(dst)d 年。")
+            % {"src": data["from_year"], "n": len(rows), "dst": data["to_year"]},
+        )
+
+
+# -- pairing actions ---------------------------------------------------------------------------
+
+
+class PairingCreateView(_YearActionView):
+    model = Pairing
+    action = ADD
+    page_url = "org:pairing_list"
+
+    def post(self, request):
+        year = _year_param(request, timezone.localdate().year)
+        form = PairingCreateForm(request.POST, user=request.user)
+        if not form.is_valid():
+            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
+            return self.back(year)
+        data = form.cleaned_data
+        return self.run(
+            data["year"],
+            lambda: services.create_pairing(user=request.user, unit=data["unit"], town=data["town"],
+                                            year=data["year"], note=data["note"]),
+            lambda p: _("已新增挂点：%(unit)s → %(town)s（%(year)d 年）。")
+            % {"unit": p.unit.name, "town": p.town.name, "year": p.year},
+        )
+
+
+class PairingDeleteView(_YearActionView):
+    model = Pairing
+    action = DELETE
+    page_url = "org:pairing_list"
+
+    def post(self, request, pk):
+        pairing = get_object_or_404(Pairing.objects.restrict(request.user, DELETE).select_related("unit", "town"), pk=pk)
+        form = DeleteReasonForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("未删除：%(reason)s") % {"reason": _form_error_text(form)})
+            return self.back(pairing.year)
+        summary = _("已删除挂点：%(unit)s → %(town)s（%(year)d 年）。") % {
+            "unit": pairing.unit.name, "town": pairing.town.name, "year": pairing.year}
+        return self.run(
+            pairing.year,
+            lambda: services.delete_pairing(user=request.user, pairing=pairing, reason=form.cleaned_data["reason"]),
+            summary,
+        )
+
+
+class PairingCopyView(_YearActionView):
+    model = Pairing
+    action = ADD
+    page_url = "org:pairing_list"
+
+    def post(self, request):
+        form = CopyYearForm(request.POST)
+        year = _year_param(request, timezone.localdate().year)
+        if not form.is_valid():
+            messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
+            return self.back(year)
+        data = form.cleaned_data
+        return self.run(
+            data["to_year"],
+            lambda: services.copy_pairings(user=request.user, from_year=data["from_year"], to_year=data["to_year"]),
+            lambda rows: _("已从 %(src)d 年复制挂点 %(n)d 条到 %(dst)d 年。")
+            % {"src": data["from_year"], "n": len(rows), "dst": data["to_year"]},
+        )
