@@ -41,28 +41,29 @@ def demo_logins() -> list[dict[str, str]]:
 
 
 def seed(stdout) -> None:
+    """Create each demo user once, with its grant. An existing demo user is left as it is
+    (grants an administrator revoked stay revoked); only a missing demo password is set
+    when the instance has switched to demo mode."""
     city = Division.objects.get(code=settings.JINDU_DEMO_CITY.ljust(12, "0"))
     in_city = Division.objects.filter(path__startswith=city.path)
     for username, full_name, role_code, division_name, unit_suffix in DEMO_USERS:
-        division = city if division_name is None else in_city.get(name=division_name)
-        unit = (
-            Unit.objects.filter(Q(name=unit_suffix) | Q(name=f"{city.name}{unit_suffix}"), is_demo=True)
-            .order_by("id").first()
-        )
-        user, created = User.objects.get_or_create(
-            username=username, defaults={"full_name": full_name, "unit": unit, "is_demo": True}
-        )
-        if created or (settings.JINDU_DEMO and not user.has_usable_password()):
-            if settings.JINDU_DEMO:
-                user.set_password(DEMO_PASSWORD)
-            else:
-                user.set_unusable_password()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            division = city if division_name is None else in_city.get(name=division_name)
+            unit = (
+                Unit.objects.filter(Q(name=unit_suffix) | Q(name=f"{city.name}{unit_suffix}"), is_demo=True)
+                .order_by("id").first()
+            )
+            user = User(username=username, full_name=full_name, unit=unit, is_demo=True)
+            user.set_unusable_password()
             user.save()
-        RoleAssignment.objects.get_or_create(
-            user=user, role=Role.objects.get(code=role_code), division=division,
-            defaults={"note": "演示账号"},
-        )
+            RoleAssignment.objects.create(
+                user=user, role=Role.objects.get(code=role_code), division=division, note="演示账号"
+            )
+        if settings.JINDU_DEMO and user.is_demo and not user.has_usable_password():
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
     if settings.JINDU_DEMO:
         stdout.write(f"demo logins ready (password {DEMO_PASSWORD})")
     else:
-        stdout.write("demo users created without passwords (set JINDU_DEMO=1 for demo logins)")
+        stdout.write("demo users have no password (set JINDU_DEMO=1 for demo logins)")

@@ -68,7 +68,9 @@ def expand_permissions(patterns: tuple[str, ...]):
             q |= Q(content_type__app_label=app_label, codename__startswith=codename[:-1])
         else:
             q |= Q(content_type__app_label=app_label, codename=codename)
-    return Permission.objects.filter(q)
+    # Row-history tables are written by django-simple-history, never by users: no role needs
+    # their add/change/delete permissions, and listing them only confuses grant decisions.
+    return Permission.objects.filter(q).exclude(content_type__model__startswith="historical")
 
 
 def ensure_default_roles() -> None:

@@ -1,6 +1,10 @@
-"""Request middleware: the audit context (acting user, IP, request id) for the request."""
+"""Request middleware: the audit context (acting user, IP, request id) and the UI language."""
 
 from __future__ import annotations
+
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import translation
 
 from jindu.core.audit import AuditContext, new_request_id, reset_context, set_context
 
@@ -45,3 +49,16 @@ class _LazyUser:
 
     def unwrap(self):
         return self._resolve()
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Simplified Chinese unless the user chose another language (the cookie set by
+    ``set_language``). The browser's Accept-Language is deliberately not consulted: the UI
+    language of a government system should not depend on how a workstation was installed."""
+
+    def process_request(self, request):
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language not in dict(settings.LANGUAGES) or not translation.check_for_language(language):
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from jindu.core.timeutils import local_today
 from jindu.geo.choices import Level, TownKind
 from jindu.geo.models import Division
 from jindu.org.choices import CommissionRole, UnitKind
 from jindu.org.models import CommissionMembership, Pairing, Unit
 
-DEMO_YEARS = (2023, 2024, 2025)
+
+def demo_years() -> tuple[int, int, int]:
+    """The last two years and the current local year: memberships for all three, pairings for the last two."""
+    year = local_today().year
+    return (year - 2, year - 1, year)
+
 
 # 39 member units of a city NCC (typical composition).
 MEMBER_UNITS = (
@@ -51,6 +57,11 @@ def _unit(name: str, kind: str, division: Division, **extra) -> Unit:
 
 
 def seed(stdout) -> None:
+    """Create the demo organisation once. Once it exists, nothing is re-created: units an
+    administrator renamed or deactivated, memberships and pairings they changed, stay so."""
+    if Unit.objects.filter(is_demo=True).exists():
+        stdout.write("demo org: already present, left as it is")
+        return
     city = Division.objects.get(code=settings.JINDU_DEMO_CITY.ljust(12, "0"))
     city_name = city.name
     office = _unit(f"{city_name}禁毒委员会办公室", UnitKind.COMMISSION_OFFICE, city, short_name="市禁毒办",
@@ -92,14 +103,15 @@ def seed(stdout) -> None:
         if served:
             zone.jurisdiction.add(*served)
 
-    for year in DEMO_YEARS:
+    years = demo_years()
+    for year in years:
         CommissionMembership.objects.get_or_create(unit=office, year=year,
                                                    defaults={"role": CommissionRole.DIRECTOR})
         for unit in members:
             CommissionMembership.objects.get_or_create(unit=unit, year=year)
     # Pairing: member units and district commissions each take towns, round robin (44 in all).
     pairers = members + district_offices
-    for year in DEMO_YEARS[1:]:
+    for year in years[1:]:
         for i, town in enumerate(towns):
             Pairing.objects.get_or_create(unit=pairers[(i + year) % len(pairers)], town=town, year=year)
     stdout.write(

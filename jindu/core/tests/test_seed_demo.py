@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from jindu.accounts.demo import DEMO_PASSWORD, DEMO_USERS
+from jindu.core.timeutils import local_today
 from jindu.accounts.models import RoleAssignment, User
 from jindu.geo.models import Division
 from jindu.org.models import CommissionMembership, Pairing, Unit
@@ -24,7 +25,7 @@ def test_seed_demo_is_idempotent_and_matches_the_seed_figures(db):
         kind="police", parent__isnull=True).count() == 39
     assert Unit.objects.filter(kind__in=["non_member_unit", "school"]).count() == 43
     # 43 towns/sub-districts plus 桂林洋经济开发区 are paired each year.
-    assert Pairing.objects.filter(year=2025).values("town").distinct().count() == 44
+    assert Pairing.objects.filter(year=local_today().year).values("town").distinct().count() == 44
     assert all(u.is_demo for u in User.objects.all())
     assert User.objects.get(username="fucheng_town").check_password(DEMO_PASSWORD)
 
@@ -48,3 +49,25 @@ def test_demo_users_see_their_subtree(db):
     district_user = User.objects.get(username="xiuying_office")
     assert not Unit.objects.restrict(district_user).filter(division__name="府城街道").exists()
     assert Unit.objects.restrict(district_user).filter(name="秀英区禁毒委员会办公室").exists()
+
+
+@override_settings(JINDU_DEMO=True)
+def test_seed_demo_again_keeps_what_administrators_changed(db):
+    call_command("seed_demo", stdout=io.StringIO())
+    unit = Unit.objects.get(name="府城街道禁毒办")
+    unit.name = "府城街道禁毒办公室"
+    unit.save()
+    RoleAssignment.objects.filter(user__username="fucheng_worker").delete()
+    before = _counts()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert _counts() == before
+    assert not Unit.objects.filter(name="府城街道禁毒办").exists()
+    assert not RoleAssignment.objects.filter(user__username="fucheng_worker").exists()
+
+
+def test_switching_to_demo_mode_gives_demo_users_their_password(db, settings):
+    settings.JINDU_DEMO = False
+    call_command("seed_demo", stdout=io.StringIO())
+    settings.JINDU_DEMO = True
+    call_command("seed_demo", stdout=io.StringIO())
+    assert User.objects.get(username="leader").check_password(DEMO_PASSWORD)
