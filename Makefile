@@ -56,11 +56,14 @@ prepare: $(VENV)/.requirements.stamp
 	@$(MAKE) --no-print-directory $(VAR)/static/.stamp
 
 run: export JINDU_DEMO = 1
+# The demo's published passwords make a second factor pointless there; production keeps it on.
+run: export JINDU_ENFORCE_OTP ?= 0
 run: prepare
 	$(PY) scripts/run.py
 
 # Serve without preparing again (data already loaded).
 serve: export JINDU_DEMO = 1
+serve: export JINDU_ENFORCE_OTP ?= 0
 serve: $(VENV)/.requirements.stamp
 	$(PY) scripts/run.py
 

@@ -19,20 +19,10 @@ from pathlib import Path
 
 import dj_database_url
 
+from jindu.env import env_bool
 from jindu.secrets import load_or_create_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{name} must be 0/1/true/false, got {value!r}")
 
 
 VAR_DIR = Path(os.environ.get("JINDU_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -45,8 +35,8 @@ SECRET_KEY = os.environ.get("JINDU_SECRET_KEY") or _secrets["secret_key"]
 JINDU_FIELD_KEY = os.environ.get("JINDU_FIELD_KEY") or _secrets["field_key"]
 JINDU_INDEX_KEY = os.environ.get("JINDU_INDEX_KEY") or _secrets["index_key"]
 
-DEBUG = _env_bool("JINDU_DEBUG", False)
-JINDU_DEMO = _env_bool("JINDU_DEMO", False)
+DEBUG = env_bool("JINDU_DEBUG", False)
+JINDU_DEMO = env_bool("JINDU_DEMO", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("JINDU_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("JINDU_CSRF_TRUSTED_ORIGINS", "").split(",") if o
@@ -94,8 +84,19 @@ MIDDLEWARE = [
 ]
 
 from jindu.csp_settings import CONTENT_SECURITY_POLICY, CSP_MIDDLEWARE  # noqa: E402,F401
+from jindu.otp_settings import (  # noqa: E402,F401
+    JINDU_ENFORCE_OTP,
+    OTP_APPS,
+    OTP_MIDDLEWARE,
+    OTP_TOTP_ISSUER,
+    OTP_TOTP_THROTTLE_FACTOR,
+)
 
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, CSP_MIDDLEWARE)
+INSTALLED_APPS += OTP_APPS
+_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_auth + 1:_auth + 1] = OTP_MIDDLEWARE
+CSRF_FAILURE_VIEW = "jindu.core.views.pages.csrf_failure"
 
 ROOT_URLCONF = "jindu.urls"
 WSGI_APPLICATION = "jindu.wsgi.application"
@@ -183,7 +184,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600
-SESSION_COOKIE_SECURE = _env_bool("JINDU_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = env_bool("JINDU_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -192,8 +193,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "jindu.accounts.authentication.TokenAuthentication",
     ],
+    "EXCEPTION_HANDLER": "jindu.core.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["jindu.core.api.ScopedPermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",

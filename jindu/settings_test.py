@@ -5,3 +5,5 @@ from jindu.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "jindu.core.tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Most tests sign in privileged users with force_login; the OTP tests switch enforcement on.
+JINDU_ENFORCE_OTP = False

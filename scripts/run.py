@@ -49,6 +49,8 @@ def _banner(url: str) -> str:
             lines.append("  No demo users yet: run `manage.py seed_demo`.")
     else:
         lines.append("  Not in demo mode (JINDU_DEMO is not 1): sign in with your own account.")
+    if not settings.JINDU_ENFORCE_OTP:
+        lines.append("  Second factor (TOTP) for privileged roles is OFF (JINDU_ENFORCE_OTP=0).")
     worker = "RQ (REDIS_URL)" if os.environ.get("REDIS_URL") else "database worker"
     lines += ["", f"  Background jobs: {worker}. Press Ctrl-C to stop.", ""]
     connections.close_all()

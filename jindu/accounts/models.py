@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from jindu.core.fields import PhoneNumberField
 from jindu.core.scope import ScopedManager, ScopedQuerySet, ScopeGrant
 from jindu.geo.models import Division
 from jindu.org.models import Unit
@@ -26,7 +27,7 @@ class User(AbstractUser):
     """
 
     full_name = models.CharField(_("姓名"), max_length=50, blank=True)
-    phone = models.CharField(_("手机号"), max_length=32, blank=True)
+    phone = PhoneNumberField(_("手机号"), blank=True)
     unit = models.ForeignKey(
         Unit, verbose_name=_("所在单位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
     )

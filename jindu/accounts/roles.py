@@ -36,6 +36,7 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
         "district_office", _("区禁毒办"), _("本区禁毒工作的管理，可维护辖区单位与挂点。"),
         READ_REFERENCE + ("org.add_unit", "org.change_unit", "org.add_pairing", "org.change_pairing",
                           "org.delete_pairing", "accounts.view_user", "accounts.view_roleassignment",
+                          "accounts.add_user", "accounts.change_user",
                           # grids under villages; geo services refuse changes to statistical divisions
                           "geo.add_division", "geo.change_division"),
     ),

@@ -46,7 +46,10 @@ def _grant_deleted(sender, instance: RoleAssignment, **kwargs):
 @receiver(post_save, sender=TokenProxy)
 def _token_saved(sender, instance, created: bool, **kwargs):
     if created:  # the key is never logged
+        # _audit_changes carries {"otp_verified": bool} from services.create_token, which
+        # jindu.accounts.authentication reads back for privileged users.
         record_event(action="accounts.token_created", target=instance.user,
+                     changes=getattr(instance, "_audit_changes", None),
                      actor=getattr(instance, "_audit_actor", None), reason=getattr(instance, "_audit_reason", ""))
 
 
@@ -97,7 +100,10 @@ def _flags_changed(sender, instance: User, created: bool, **kwargs):
         return
     if old and old != new:
         diff = {f: [old[f], new[f]] for f in _WATCHED_USER_FLAGS if old[f] != new[f]}
-        record_event(action="accounts.user_flags_changed", target=instance, changes=diff)
+        # Services (set_user_active) name the action and give actor and reason.
+        record_event(action=getattr(instance, "_audit_action", None) or "accounts.user_flags_changed",
+                     target=instance, changes=diff, actor=getattr(instance, "_audit_actor", None),
+                     reason=getattr(instance, "_audit_reason", ""))
 
 
 def sync_roles(**kwargs):

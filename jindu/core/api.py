@@ -17,15 +17,19 @@
   :class:`~jindu.core.models.AccessLog` row.
 - :class:`ScopedRelatedField`: a primary-key field whose choices are the rows the
   requesting user may view, so a payload can never point at an out-of-scope row.
+- :func:`exception_handler` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``): every error answer
+  is ``{"detail": <Chinese sentence>, "code": <machine code>, "errors": {field: [..]}}``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
@@ -356,8 +360,128 @@ class AccessLogListMixin:
         return getattr(self, "scoped_model", None) or self.queryset.model
 
 
+# -- error answers ------------------------------------------------------------------------
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+# Fixed sentences per status: DRF's and Django's own texts are English or name models
+# ("No Unit matches the given query."), and "missing" must read the same as "out of scope".
+_STATUS_DETAIL = {
+    400: _("提交的数据有误，请按各字段的提示修改后重试。"),
+    401: _("请先登录，或在请求头中提供有效的 API 令牌（Authorization: Token …）。"),
+    403: _("您没有执行此操作的权限。"),
+    404: _("记录不存在，或不在您的管辖范围内。"),
+    405: _("该地址不支持 %(method)s 请求。"),
+    406: _("无法提供请求的响应格式，请使用 JSON。"),
+    409: _("该记录已被他人修改或仍被引用，请刷新后重试。"),
+    413: _("请求内容过大。"),
+    415: _("不支持该请求内容类型，请以 application/json 提交。"),
+    429: _("请求过于频繁，请稍后再试。"),
+}
+_STATUS_CODE = {
+    400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+    415: "unsupported_media_type", 429: "throttled",
+}
+_FIELD_CODE_MESSAGES = {
+    "null_characters_not_allowed": _("不能包含空字符（\\x00）。"),
+    "surrogate_characters_not_allowed": _("包含无法识别的字符。"),
+}
+
+
+def _is_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def _messages(detail: Any) -> Any:
+    """Error details as plain strings (lists and dicts kept), with known English or
+    misleading texts replaced by their Chinese sentence."""
+    if isinstance(detail, dict):
+        return {str(k): _messages(v) for k, v in detail.items()}
+    if isinstance(detail, (list, tuple)):
+        return [_messages(v) for v in detail]
+    code = getattr(detail, "code", None)
+    if code in _FIELD_CODE_MESSAGES:
+        return str(_FIELD_CODE_MESSAGES[code])
+    return str(detail)
+
+
+def _first_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return next((_first_text(v) for v in value.values()), "")
+    if isinstance(value, (list, tuple)):
+        return "；".join(t for t in (_first_text(v) for v in value) if t)
+    return str(value)
+
+
+def exception_handler(exc, context):
+    """DRF exception handler giving every error one shape, in Chinese.
+
+    Returns ``{"detail": str, "code": str, "errors": {field: [str, ...]}}`` for 400, 401,
+    403, 404, 405, 406, 409, 413, 415, 429 and any other ``APIException``; ``errors`` holds
+    field errors of a 400 (``non_field_errors`` for errors of the whole body) and is ``{}``
+    otherwise. Messages raised by our own code in Chinese are kept; DRF's and Django's
+    English or model-naming texts (404 "No Unit matches…", "CSRF Failed: …",
+    "JSON parse error - …") are replaced by fixed sentences; 404 never says which model or
+    whether the row exists. Django's ``ValidationError`` and ``PermissionDenied`` raised
+    from services map to 400 and 403. Anything else is left to Django (500).
+
+    Setting: ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "jindu.core.api.exception_handler"``.
+    """
+    # Imported here: rest_framework.views imports this module (DEFAULT_PERMISSION_CLASSES).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    status_code = response.status_code
+    code = _STATUS_CODE.get(status_code, getattr(exc, "default_code", "error"))
+    fallback = str(_STATUS_DETAIL.get(status_code, _("请求未能完成。")))
+    errors: dict[str, Any] = {}
+    raw = getattr(exc, "detail", None)
+
+    if isinstance(exc, exceptions.ValidationError):
+        data = _messages(raw)
+        if isinstance(data, list):
+            data = {"non_field_errors": data}
+        elif not isinstance(data, dict):
+            data = {"non_field_errors": [data]}
+        own = data.pop("detail", None)  # views raise ValidationError({"detail": "…"}) for whole-request errors
+        errors = data
+        if own:
+            detail = _first_text(own)
+        elif set(errors) == {"non_field_errors"}:
+            detail = _first_text(errors["non_field_errors"])
+        else:
+            detail = fallback
+    elif isinstance(exc, exceptions.ParseError):
+        code, detail = "parse_error", str(_("请求内容不是有效的 JSON，无法解析。"))
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        request = context.get("request")
+        detail = fallback % {"method": getattr(request, "method", "")}
+    elif isinstance(exc, exceptions.Throttled) and exc.wait:
+        detail = str(_("请求过于频繁，请 %(n)d 秒后再试。") % {"n": int(exc.wait + 0.999)})
+    elif status_code == 404:
+        detail = fallback
+    else:
+        text = _first_text(_messages(raw)) if raw is not None else ""
+        if text.startswith("CSRF Failed"):
+            code, detail = "csrf_failed", str(_("页面安全校验（CSRF）未通过：请刷新页面后重试；程序调用请使用 API 令牌。"))
+        else:
+            detail = text if text and _is_chinese(text) else fallback
+            own_code = getattr(raw, "code", None)
+            if own_code and own_code not in {"error", "invalid"}:
+                code = own_code
+    response.data = {"detail": detail, "code": code, "errors": errors}
+    return response
+
+
 __all__ = [
     "AccessLogListMixin", "Conflict", "MultiIdFilter", "Pagination", "SafeOrderingFilter", "SafeSearchFilter",
     "ScopedPermission", "ScopedRelatedField", "ScopedViewSetMixin", "VersionedModelSerializer",
-    "scope_action_for",
+    "exception_handler", "scope_action_for",
 ]

@@ -1,4 +1,5 @@
-"""Model fields for identity numbers: encrypted at rest, looked up by a keyed blind index.
+"""Model fields for identity numbers (encrypted at rest, looked up by a keyed blind index)
+and for phone numbers (:class:`PhoneNumberField`, one normalised form; see its docstring).
 
 Declare the number and its digest side by side; the digest is named ``<field>_digest``
 and carries the unique constraint::
@@ -49,7 +50,10 @@ from django.db.models.signals import pre_save
 from django.utils.translation import gettext_lazy as _
 
 from jindu.core import crypto
+from django.utils.deconstruct import deconstructible
+
 from jindu.core.idnumbers import DocumentType, normalize_document_number
+from jindu.core.phones import PhoneNumberError, normalize_phone
 
 __all__ = [
     "IdentityNumberField",
@@ -59,6 +63,10 @@ __all__ = [
     "identity_q",
     "identity_digest",
     "IdentityNumberSerializerField",  # noqa: F822 (module __getattr__, built lazily)
+    "PhoneNumberField",
+    "PhoneNumberFormField",
+    "PhoneNumberValidator",
+    "PhoneNumberSerializerField",  # noqa: F822 (module __getattr__, built lazily)
 ]
 
 _EMPTY = (None, "")
@@ -311,6 +319,130 @@ class BlindIndexField(models.CharField):
         return digest
 
 
+# -- phone numbers ----------------------------------------------------------------------
+
+
+def _normalize_phone_or_explain(value: Any, default_area_code: str | None) -> str:
+    """:func:`jindu.core.phones.normalize_phone`, its error naming the value received."""
+    try:
+        return normalize_phone(value, default_area_code=default_area_code)
+    except PhoneNumberError as exc:
+        raise ValidationError(
+            _("%(reason)s（收到“%(value)s”）。应为11位手机号码（如 13900001111）或带区号的固定电话（如 0898-66123456）。"),
+            code=exc.code, params={"reason": exc.messages[0], "value": str(value).strip()},
+        ) from None
+
+
+@deconstructible
+class PhoneNumberValidator:
+    """Validator accepting what :func:`jindu.core.phones.normalize_phone` accepts.
+
+    On the model field so that DRF's ``ModelSerializer`` (which copies model validators)
+    refuses the same numbers forms and imports refuse. Raises ``ValidationError`` with a
+    Chinese message and the ``PhoneNumberError`` code.
+    """
+
+    def __init__(self, default_area_code: str | None = None):
+        self.default_area_code = default_area_code
+
+    def __call__(self, value: Any) -> None:
+        if value in _EMPTY:
+            return
+        _normalize_phone_or_explain(value, self.default_area_code)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, PhoneNumberValidator) and other.default_area_code == self.default_area_code
+
+
+class PhoneNumberFormField(forms.CharField):
+    """Form field returning the stored form of a Chinese phone number (``"13900001111"``,
+    ``"0898-66123456"``) or raising ``ValidationError`` with the Chinese reason."""
+
+    def __init__(self, *, default_area_code: str | None = None, **kwargs):
+        self.default_area_code = default_area_code
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "tel")
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return value
+        return _normalize_phone_or_explain(value, self.default_area_code)
+
+
+class PhoneNumberField(models.CharField):
+    """A Chinese mobile or landline number kept in one stored form
+    (:func:`jindu.core.phones.normalize_phone`: ``"13900001111"``, ``"0898-66123456"``).
+
+    Normalised by ``to_python`` (``full_clean``, model forms, fixtures) and again before
+    every save (``pre_save`` signal and ``Field.pre_save``), so rows written by the API or
+    by code hold the same form; an invalid number raises ``ValidationError`` (Chinese
+    message) and nothing is written. ``blank=True`` allows ``""``. ``default_area_code``
+    (``"0898"``) completes landlines typed without area code; by default they are refused,
+    as the same digits are a different line in every city.
+    """
+
+    description = _("电话号码")
+
+    def __init__(self, *args, default_area_code: str | None = None, **kwargs):
+        self.default_area_code = default_area_code
+        # Instance attribute read by Field.validators: DRF's ModelSerializer copies it.
+        self.default_validators = [PhoneNumberValidator(default_area_code)]
+        kwargs.setdefault("max_length", 32)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if kwargs.get("max_length") == 32:
+            del kwargs["max_length"]
+        if self.default_area_code:
+            kwargs["default_area_code"] = self.default_area_code
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        if not cls._meta.abstract:
+            pre_save.connect(self._normalize_before_save, sender=cls, weak=False)
+
+    def _normalize_before_save(self, sender, instance, raw=False, update_fields=None, **kwargs):
+        # As for identity numbers: raise before Django marks the caller's transaction for
+        # rollback, so an import can report the row and go on.
+        if raw or (update_fields is not None and self.name not in update_fields):
+            return
+        value = getattr(instance, self.attname)
+        if value not in _EMPTY:
+            setattr(instance, self.attname, self.normalize(value))
+
+    def normalize(self, value: Any) -> str:
+        """The stored form of ``value``. Raises ``ValidationError`` (Chinese message)."""
+        return _normalize_phone_or_explain(value, self.default_area_code)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in _EMPTY:
+            return value
+        return self.normalize(value)
+
+    def get_prep_value(self, value):
+        # Not CharField's (which calls to_python): lookups such as phone__contains="139"
+        # must not be refused as invalid numbers. Saved values went through pre_save.
+        value = models.Field.get_prep_value(self, value)
+        return value if value is None else str(value)
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if value not in _EMPTY:
+            value = self.normalize(value)
+            setattr(model_instance, self.attname, value)
+        return value
+
+    def formfield(self, **kwargs):
+        defaults = {"form_class": PhoneNumberFormField, "default_area_code": self.default_area_code, "max_length": 64}
+        defaults.update(kwargs)
+        return super().formfield(**defaults)
+
+
 def _build_serializer_field():
     from rest_framework import serializers
 
@@ -364,14 +496,42 @@ def _build_serializer_field():
     return IdentityNumberSerializerField
 
 
-_serializer_field = None
+def _build_phone_serializer_field():
+    from rest_framework import serializers
+
+    class PhoneNumberSerializerField(serializers.CharField):
+        """DRF field returning the stored form of a phone number (like the form field);
+        errors are DRF ``ValidationError`` with the Chinese message and code."""
+
+        def __init__(self, *, default_area_code=None, **kwargs):
+            self.default_area_code = default_area_code
+            kwargs.setdefault("allow_blank", True)
+            kwargs.setdefault("max_length", 64)
+            super().__init__(**kwargs)
+
+        def to_internal_value(self, data):
+            value = super().to_internal_value(data)
+            if value == "":
+                return value
+            try:
+                return _normalize_phone_or_explain(value, self.default_area_code)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages, code=exc.code) from None
+
+    return PhoneNumberSerializerField
+
+
+_lazy_fields: dict[str, Any] = {}
+_lazy_builders = {
+    "IdentityNumberSerializerField": _build_serializer_field,
+    "PhoneNumberSerializerField": _build_phone_serializer_field,
+}
 
 
 def __getattr__(name):
     # Built lazily so importing model fields never imports DRF during app loading.
-    global _serializer_field
-    if name == "IdentityNumberSerializerField":
-        if _serializer_field is None:
-            _serializer_field = _build_serializer_field()
-        return _serializer_field
+    if name in _lazy_builders:
+        if name not in _lazy_fields:
+            _lazy_fields[name] = _lazy_builders[name]()
+        return _lazy_fields[name]
     raise AttributeError(name)

@@ -41,10 +41,15 @@ Rules that keep updates from being lost:
   worker, a second worker and the status page can all write without clobbering each other.
 - Progress is throttled (at most one write per :attr:`JobReporter.min_interval` seconds)
   and flushed on success or failure, so the final numbers are always stored.
-- Progress written inside a ``transaction.atomic()`` block becomes visible when that
-  block commits; report progress while validating (outside the all-or-nothing commit)
-  when users should watch it move. Failure is recorded after the block has rolled back,
-  so it is never lost with the rollback.
+- Progress reported while the job is inside a ``transaction.atomic()`` block it opened
+  itself (an all-or-nothing import commit) is written through a second connection to the
+  same database (alias :data:`PROGRESS_DB_ALIAS`, created at runtime from the default
+  database's settings, autocommit), so the owner watches it move on PostgreSQL. On SQLite
+  the open transaction holds the database's only write lock, so such intermediate writes
+  are skipped (they would wait for the lock and then fail); the bar jumps when the block
+  ends and the final numbers are written then. A progress write that fails for any other
+  reason is logged and dropped: it never fails the job. Failure is recorded after the
+  block has rolled back, so it is never lost with the rollback.
 - If the task dies outside the wrapper (worker killed, task module missing), the status
   page asks the backend (:func:`sync_with_backend`) and marks the job failed.
 - If the backend refuses the task at enqueue time (Redis down), the job is marked failed
@@ -57,6 +62,7 @@ keep working.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import logging
 import time
@@ -70,6 +76,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jindu.core.audit import AuditContext, reset_context, scrub, set_context
 from jindu.core.models import Job
@@ -79,6 +86,36 @@ logger = logging.getLogger(__name__)
 ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
 FINISHED = (Job.Status.SUCCEEDED, Job.Status.FAILED)
 
+#: Connection alias progress is written through while the job's connection is in a transaction.
+PROGRESS_DB_ALIAS = "jindu_progress"
+
+
+def _progress_connection():
+    """The side connection for progress writes, or ``None`` where there can be none
+    (SQLite: one writer at a time). Registered on first use as a copy of the default
+    database's settings (the test database's name included), autocommit."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    default = connections[DEFAULT_DB_ALIAS]
+    if default.vendor == "sqlite":
+        return None
+    if PROGRESS_DB_ALIAS not in connections.settings:
+        conf = copy.deepcopy(default.settings_dict)
+        conf.update(AUTOCOMMIT=True, ATOMIC_REQUESTS=False, CONN_MAX_AGE=0)
+        connections.settings[PROGRESS_DB_ALIAS] = conf
+    return connections[PROGRESS_DB_ALIAS]
+
+
+def close_progress_connection() -> None:
+    """Close this thread's progress connection, if one was opened (end of a job)."""
+    from django.db import connections
+
+    if PROGRESS_DB_ALIAS in connections.settings:
+        conn = getattr(connections._connections, PROGRESS_DB_ALIAS, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
 
 class JobError(Exception):
     """A job failure whose message is meant for the job's owner, shown as is.
@@ -86,6 +123,33 @@ class JobError(Exception):
     Raise it from a job with a clear Chinese message naming the row, field and reason
     (``JobError("第 12 行“身份证号”：校验位错误")``).
     """
+
+
+_KIND_LABELS: dict[str, Any] = {}
+
+
+def register_job_kind(kind: str, label: Any) -> None:
+    """Name a job kind for the job pages (``register_job_kind("org.export_units",
+    gettext_lazy("导出单位"))``). ``kind`` may end in ``.*`` to name every kind with that
+    prefix (``"export.*"``). Register at import time of the module that starts the job."""
+    _KIND_LABELS[kind] = label
+
+
+def job_kind_label(job: Job) -> str:
+    """The Chinese label of ``job.kind`` (exact kind first, then the longest ``prefix.*``);
+    the job's title for kinds nobody registered — never the internal dotted name."""
+    label = _KIND_LABELS.get(job.kind)
+    if label is None:
+        prefixes = [k for k in _KIND_LABELS if k.endswith(".*") and job.kind.startswith(k[:-1])]
+        if prefixes:
+            label = _KIND_LABELS[max(prefixes, key=len)]
+    return str(label) if label is not None else job.title
+
+
+register_job_kind("core.import_preview", gettext_lazy("校验导入文件"))
+register_job_kind("core.import_commit", gettext_lazy("导入数据"))
+register_job_kind("core.count_rows", gettext_lazy("统计数据"))
+register_job_kind("export.*", gettext_lazy("导出数据"))
 
 
 def jobs_of(user: Any):
@@ -163,6 +227,9 @@ class JobReporter:
         self._dirty = False
         self._last_write = float("-inf")  # the first report is always written
         self._file_name = ""
+        # Transactions already open when the job started (a caller's, a test's) are the
+        # job's normal context; only blocks opened by the job itself hide its writes.
+        self._base_depth = len(transaction.get_connection().atomic_blocks)
 
     # -- progress ---------------------------------------------------------------------
 
@@ -178,8 +245,11 @@ class JobReporter:
         if now - self._last_write >= self.min_interval or (self._total is not None and done >= self._total):
             self.flush()
 
-    def flush(self) -> None:
-        """Write pending progress now (only to an active job; ``progress_done`` never decreases)."""
+    def flush(self, *, final: bool = False) -> None:
+        """Write pending progress now (only to an active job; ``progress_done`` never decreases).
+
+        ``final``: the job's own work is over, so write through the job's connection even
+        inside a transaction (the outcome is written the same way right after)."""
         if not self._dirty:
             return
         fields: dict[str, Any] = {}
@@ -189,10 +259,29 @@ class JobReporter:
             fields["progress_total"] = self._total
         if self._message is not None:
             fields["message"] = self._message
-        if fields:
+        if fields and final:
             Job.objects.filter(pk=self.job_id, status__in=ACTIVE).update(**fields)
+        elif fields and not self._write_progress(fields):
+            return  # stays dirty: written by the next flush outside the transaction
         self._dirty = False
         self._last_write = time.monotonic()
+
+    def _write_progress(self, fields: dict[str, Any]) -> bool:
+        """Write ``fields`` where the owner can see them now; ``False`` if skipped."""
+        if len(transaction.get_connection().atomic_blocks) <= self._base_depth:
+            Job.objects.filter(pk=self.job_id, status__in=ACTIVE).update(**fields)
+            return True
+        try:
+            side = _progress_connection()
+            if side is None:
+                self._last_write = time.monotonic()
+                return False
+            Job.objects.using(side.alias).filter(pk=self.job_id, status__in=ACTIVE).update(**fields)
+        except Exception:  # progress is a courtesy: never fail the job over it
+            logger.warning("progress of job %s not written", self.job_id, exc_info=True)
+            self._last_write = time.monotonic()
+            return False
+        return True
 
     # -- outcome ----------------------------------------------------------------------
 
@@ -219,17 +308,19 @@ class JobReporter:
         ``message`` replaces the last progress message ("正在校验…" would be stale now).
         """
         self.flush_final()
+        close_progress_connection()
         fields: dict[str, Any] = {"result": result or {}, "message": message}
         return _finish(self.job_id, Job.Status.SUCCEEDED, **fields)
 
     def fail(self, message: str) -> bool:
         """Mark the job failed with ``message`` (shown to the owner). ``False`` if already finished."""
         self.flush_final()
+        close_progress_connection()
         return _finish(self.job_id, Job.Status.FAILED, message=message)
 
     def flush_final(self) -> None:
         self._dirty = self._dirty or self._done is not None
-        self.flush()
+        self.flush(final=True)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -354,9 +445,13 @@ __all__ = [
     "FINISHED",
     "JobError",
     "JobReporter",
+    "PROGRESS_DB_ALIAS",
+    "close_progress_connection",
+    "job_kind_label",
     "job_queue_name",
     "job_task",
     "jobs_of",
+    "register_job_kind",
     "run_job",
     "start_job",
     "sync_with_backend",

@@ -26,6 +26,7 @@ refused here as ``invalid``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -44,6 +45,7 @@ class PhoneNumberError(ValidationError):
 
 
 _MOBILE = phonenumbers.PhoneNumberType.MOBILE
+_LOCAL_NUMBER = re.compile(r"^(\d{7,8}|\d{3,4}[- ]\d{4})$")
 _FIXED = phonenumbers.PhoneNumberType.FIXED_LINE
 
 
@@ -73,9 +75,12 @@ def normalize_phone(raw: Any, *, default_area_code: str | None = None) -> str:
         raise PhoneNumberError(_("不是中国大陆的电话号码"), code="not_chinese")
     if number is None or number.country_code != 86 or not phonenumbers.is_valid_number(number):
         digits = "".join(ch for ch in text if ch.isdigit())
-        if default_area_code and len(digits) in (7, 8) and digits[0] not in "01":
+        # Only what is written like a local number ("66123456", "6612-3456") lacks an area
+        # code; "2024-02-30" has 8 digits too but is no phone number at all.
+        local = _LOCAL_NUMBER.match(text) is not None and digits[0] not in "01"
+        if default_area_code and local:
             return normalize_phone(default_area_code + digits)
-        if len(digits) in (7, 8) and digits[0] not in "01":
+        if local:
             raise PhoneNumberError(_("固定电话缺少区号"), code="missing_area_code")
         raise PhoneNumberError(_("不是有效的手机号码或固定电话号码"), code="invalid")
     national = str(number.national_number)

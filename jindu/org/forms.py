@@ -22,7 +22,14 @@ class DivisionMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 class UnitForm(forms.ModelForm):
     """Unit create/edit. Choices are limited to where ``user`` may put the unit
-    (``action`` is ``"add"`` or ``"change"``); the service re-checks after saving."""
+    (``action`` is ``"add"`` or ``"change"``); the service re-checks after saving.
+
+    Values the user cannot change keep their current value (B2): a parent unit outside
+    what the user may see is shown read-only (the field is disabled, so whatever is
+    posted is ignored), and served divisions outside where the user may place units are
+    kept whatever is submitted. Only the choices offered for a *change* are limited to
+    the user's scope.
+    """
 
     version = VersionField(required=False)
 
@@ -42,13 +49,26 @@ class UnitForm(forms.ModelForm):
         self.fields["division"].queryset = places.filter(
             level__in=[Level.CITY, Level.DISTRICT, Level.TOWN, Level.VILLAGE]
         ).order_by("path")
-        self.fields["jurisdiction"].queryset = places.filter(level__in=[Level.DISTRICT, Level.TOWN]).order_by("path")
+        served = places.filter(level__in=[Level.DISTRICT, Level.TOWN])
+        self._locked_jurisdiction: list[Division] = []
         parents = Unit.objects.restrict(user, VIEW).order_by("name")
         if self.instance.pk:
             parents = parents.exclude(pk=self.instance.pk)
             self.fields["version"].required = True
             self.initial.setdefault("version", self.instance.version)
-        self.fields["parent"].queryset = parents
+            self._lock_out_of_scope_parent(parents)
+            self._locked_jurisdiction = list(
+                self.instance.jurisdiction.exclude(pk__in=served.values("pk")).order_by("code")
+            )
+        if self._locked_jurisdiction:
+            self._drop_locked_from_data()
+            names = "、".join(d.name for d in self._locked_jurisdiction)
+            self.fields["jurisdiction"].help_text = _(
+                "单位服务的区县或镇街（可多选）。另服务于 %(names)s：不在您的管辖范围内，保存时保持不变。"
+            ) % {"names": names}
+        self.fields["jurisdiction"].queryset = served.order_by("path")
+        if not self.fields["parent"].disabled:
+            self.fields["parent"].queryset = parents
         for name, field in self.fields.items():
             widget = field.widget
             if isinstance(widget, forms.CheckboxInput):
@@ -57,6 +77,44 @@ class UnitForm(forms.ModelForm):
                 widget.attrs.setdefault("class", "form-select")
             elif not isinstance(widget, forms.HiddenInput):
                 widget.attrs.setdefault("class", "form-control")
+
+    def _lock_out_of_scope_parent(self, parents) -> None:
+        parent_id = self.instance.parent_id
+        if parent_id is None or parents.filter(pk=parent_id).exists():
+            return
+        field = self.fields["parent"]
+        # Disabled: Django takes the value from ``initial`` (the current parent) and
+        # ignores the posted one; the only choice is that parent, so it still validates.
+        field.disabled = True
+        field.queryset = Unit.objects.filter(pk=parent_id)
+        field.initial = parent_id
+        self.initial["parent"] = parent_id
+        field.help_text = _("上级单位不在您的管辖范围内，不能在此修改；保存时保持不变。")
+
+    def _drop_locked_from_data(self) -> None:
+        # Initial and posted (or imported: the importer starts from the current values) ids of locked
+        # divisions are not among the choices; they are added back in clean_jurisdiction.
+        locked = {str(d.pk) for d in self._locked_jurisdiction}
+        if "jurisdiction" in self.initial:
+            self.initial["jurisdiction"] = [
+                d for d in self.initial["jurisdiction"] if str(getattr(d, "pk", d)) not in locked
+            ]
+        if not self.is_bound:
+            return
+        key = self.add_prefix("jurisdiction")
+        data = self.data.copy()
+        if hasattr(data, "setlist"):
+            data.setlist(key, [v for v in data.getlist(key) if str(v) not in locked])
+        elif isinstance(data.get(key), (list, tuple)):
+            data[key] = [v for v in data[key] if str(v) not in locked]
+        self.data = data
+
+    def clean_jurisdiction(self):
+        chosen = list(self.cleaned_data.get("jurisdiction") or [])
+        if not self._locked_jurisdiction:
+            return chosen
+        have = {d.pk for d in chosen}
+        return chosen + [d for d in self._locked_jurisdiction if d.pk not in have]
 
 
 class UnitChoiceField(forms.ModelChoiceField):

@@ -66,10 +66,14 @@ class UnitImporter(Importer):
         return {"user": user, "action": ADD if instance.pk is None else CHANGE}
 
     def save(self, form, *, user, created):
-        data = {f: form.cleaned_data[f] for f in UNIT_FIELDS if f in form.cleaned_data}
-        jurisdiction = form.cleaned_data.get("jurisdiction")
         if created:
-            return create_unit(user=user, data=data, jurisdiction=jurisdiction or [])
+            data = {f: form.cleaned_data[f] for f in UNIT_FIELDS if f in form.cleaned_data}
+            return create_unit(user=user, data=data, jurisdiction=form.cleaned_data.get("jurisdiction") or [])
+        # An update writes only what the row changes: fields the file has no column for
+        # (the form got their current values) are never touched (B2).
+        changed = set(form.changed_data)
+        data = {f: form.cleaned_data[f] for f in UNIT_FIELDS if f in changed and f in form.cleaned_data}
+        jurisdiction = form.cleaned_data.get("jurisdiction") if "jurisdiction" in changed else None
         unit, _changed = update_unit(
             user=user, unit=form.instance, data=data, jurisdiction=jurisdiction,
             expected_version=form.cleaned_data.get("version") or form.instance.version,

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from jindu.core.fields import PhoneNumberField
 from jindu.core.models import VersionedModel
 from jindu.geo.choices import Level
 from jindu.geo.models import Division
@@ -32,7 +33,7 @@ class Unit(VersionedModel):
     )
     head_name = models.CharField(_("负责人"), max_length=50, blank=True)
     head_title = models.CharField(_("负责人职务"), max_length=50, blank=True)
-    phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    phone = PhoneNumberField(_("联系电话"), blank=True)
     address = models.CharField(_("地址"), max_length=255, blank=True)
     is_active = models.BooleanField(_("有效"), default=True)
     is_demo = models.BooleanField(_("演示数据"), default=False, editable=False)

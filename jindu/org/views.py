@@ -12,7 +12,6 @@ from django.db.models import Case, IntegerField, Prefetch, Value, When
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import CreateView, DetailView, TemplateView, UpdateView
@@ -20,6 +19,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from jindu.core.scope import ADD, CHANGE, DELETE, VIEW, has_model_permission
+from jindu.core.timeutils import local_today
 from jindu.core.views.mixins import (
     AccessLogMixin,
     ScopedObjectMixin,
@@ -128,7 +128,13 @@ class UnitUpdateView(ScopedObjectMixin, VersionedEditMixin, UpdateView):
 
 class PairingView(ScopedPermissionMixin, TemplateView):
     """Pairing by year: every town of the user's scope with its paired units, towns
-    without any pairing flagged."""
+    without any pairing flagged.
+
+    The year shown is ``?year=`` or else the current local year (Asia/Shanghai), even
+    when it has no pairings yet: that is the year being planned, and its empty state
+    offers to copy the last year that has pairings. A ``?year=`` that is not a year in
+    :data:`services.YEAR_MIN`–:data:`services.YEAR_MAX` shows an error and no rows.
+    """
 
     model = Pairing
     template_name = "org/pairing_list.html"
@@ -137,16 +143,14 @@ class PairingView(ScopedPermissionMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
         pairings = Pairing.objects.restrict(user, VIEW)
-        years = sorted(set(pairings.values_list("year", flat=True)), reverse=True)
-        this_year = timezone.localdate().year
-        try:
-            year = int(self.request.GET.get("year", ""))
-        except ValueError:
-            year = years[0] if years else this_year
-        if this_year not in years:
-            years = sorted({*years, this_year}, reverse=True)
-        if year not in years:
-            years = sorted({*years, year}, reverse=True)
+        this_year = local_today().year
+        data_years = set(pairings.values_list("year", flat=True))
+        year, year_error = _page_year(self.request, this_year)
+        years = sorted({*data_years, this_year, *([year] if year else [])}, reverse=True)
+        if year_error:
+            ctx.update(year=None, years=years, year_error=year_error, rows=[], unpaired=[], pairing_count=0,
+                       can_add=False, deletable=set(), create_form=None, copy_form=None)
+            return ctx
         by_town: dict[int, list[Unit]] = {}
         for p in pairings.filter(year=year).select_related("unit").order_by("unit__name"):
             by_town.setdefault(p.town_id, []).append(p)
@@ -157,23 +161,38 @@ class PairingView(ScopedPermissionMixin, TemplateView):
             set(Pairing.objects.restrict(user, DELETE).filter(year=year).values_list("pk", flat=True))
             if has_model_permission(user, Pairing, DELETE) else set()
         )
-        previous = max((y for y in years if y < year and pairings.filter(year=y).exists()), default=None)
+        previous = max((y for y in data_years if y < year), default=None)
+        pairing_count = sum(len(r["pairings"]) for r in rows)
         ctx.update(
             year=year,
             years=years,
             rows=rows,
             unpaired=[r["town"] for r in rows if not r["pairings"]],
-            pairing_count=sum(len(r["pairings"]) for r in rows),
+            pairing_count=pairing_count,
+            previous_year=previous,
             can_add=can_add,
             deletable=deletable,
             create_form=PairingCreateForm(user=user, initial={"year": year}) if can_add else None,
             copy_form=(CopyYearForm(initial={"from_year": previous, "to_year": year})
-                       if can_add and not any(r["pairings"] for r in rows) else None),
+                       if can_add and not pairing_count else None),
         )
         return ctx
 
 
 # -- shared helpers for the year pages ------------------------------------------------------
+
+
+def _page_year(request, default: int) -> tuple[int | None, str]:
+    """The year a year page shows: ``(year, "")`` for a valid or absent ``?year=``
+    (absent → ``default``), ``(None, "<Chinese reason>")`` for any other value — shown on
+    the page instead of quietly showing another year."""
+    raw = request.GET.get("year", "").strip()
+    if not raw:
+        return default, ""
+    try:
+        return services.check_year(raw), ""
+    except ValidationError as exc:
+        return None, _error_text(exc)
 
 
 def _year_param(request, default: int) -> int:
@@ -240,9 +259,14 @@ class CommissionMembershipView(ScopedPermissionMixin, TemplateView):
         user = self.request.user
         visible = CommissionMembership.objects.restrict(user, VIEW)
         years = sorted(set(visible.values_list("year", flat=True)), reverse=True)
-        this_year = timezone.localdate().year
-        year = _year_param(self.request, years[0] if years else this_year)
-        years = sorted({*years, this_year, year}, reverse=True)
+        this_year = local_today().year
+        year, year_error = _page_year(self.request, years[0] if years else this_year)
+        years = sorted({*years, this_year, *([year] if year else [])}, reverse=True)
+        if year_error:
+            ctx.update(year=None, years=years, year_error=year_error, rows=[], total=0, role_counts=[],
+                       can_add=False, can_change=False, can_delete=False, can_edit_list=False,
+                       add_form=None, copy_form=None, previous_year=None)
+            return ctx
         rows = list(
             visible.filter(year=year).select_related("unit", "unit__division")
             .annotate(role_order=ROLE_ORDER).order_by("role_order", "unit__name")
@@ -273,7 +297,7 @@ class MembershipAddView(_YearActionView):
     page_url = "org:membership_list"
 
     def post(self, request):
-        year = _year_param(request, timezone.localdate().year)
+        year = _year_param(request, local_today().year)
         form = MembershipAddForm(request.POST, user=request.user)
         if not form.is_valid():
             messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
@@ -296,7 +320,7 @@ class MembershipListSaveView(_YearActionView):
     page_url = "org:membership_list"
 
     def post(self, request):
-        year = _year_param(request, timezone.localdate().year)
+        year = _year_param(request, local_today().year)
         user = request.user
         current = list(CommissionMembership.objects.restrict(user, VIEW).filter(year=year).select_related("unit"))
         removed = set(request.POST.getlist("remove"))
@@ -325,7 +349,7 @@ class MembershipCopyView(_YearActionView):
 
     def post(self, request):
         form = CopyYearForm(request.POST)
-        year = _year_param(request, timezone.localdate().year)
+        year = _year_param(request, local_today().year)
         if not form.is_valid():
             messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
             return self.back(year)
@@ -347,7 +371,7 @@ class PairingCreateView(_YearActionView):
     page_url = "org:pairing_list"
 
     def post(self, request):
-        year = _year_param(request, timezone.localdate().year)
+        year = _year_param(request, local_today().year)
         form = PairingCreateForm(request.POST, user=request.user)
         if not form.is_valid():
             messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
@@ -389,7 +413,7 @@ class PairingCopyView(_YearActionView):
 
     def post(self, request):
         form = CopyYearForm(request.POST)
-        year = _year_param(request, timezone.localdate().year)
+        year = _year_param(request, local_today().year)
         if not form.is_valid():
             messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
             return self.back(year)

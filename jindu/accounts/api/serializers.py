@@ -4,6 +4,7 @@ from rest_framework import serializers
 from jindu.accounts.models import Role, RoleAssignment, User
 from jindu.core.api import ScopedRelatedField
 from jindu.geo.models import Division
+from jindu.org.models import Unit
 
 
 class GrantSummarySerializer(serializers.ModelSerializer):
@@ -45,3 +46,19 @@ class RevokeSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     key = serializers.CharField(read_only=True)
     created = serializers.DateTimeField(read_only=True)
+
+
+class UserCreateSerializer(serializers.Serializer):
+    """Body of ``POST /api/users/``; checks beyond shape are the service's."""
+
+    username = serializers.CharField(max_length=150, label=_("用户名"))
+    full_name = serializers.CharField(max_length=50, label=_("姓名"))
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, label=_("手机号"))
+    unit = ScopedRelatedField(Unit, label=_("所在单位"))
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True, trim_whitespace=False,
+                                     label=_("初始密码"),
+                                     help_text=_("留空则由系统生成，只在本次响应的 password 字段中返回一次。"))
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, label=_("原因"))

@@ -1,4 +1,5 @@
-"""Accounts API: users in scope (read-only), role grants through the services, API tokens."""
+"""Accounts API: users in scope (list, create, deactivate, reactivate), role grants through
+the services, API tokens."""
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,13 +12,16 @@ from rest_framework.views import APIView
 
 from jindu.accounts import services
 from jindu.accounts.api.serializers import (
-    RevokeSerializer, RoleAssignmentSerializer, TokenSerializer, UserSerializer,
+    ReasonSerializer, RevokeSerializer, RoleAssignmentSerializer, TokenSerializer, UserCreateSerializer,
+    UserSerializer,
 )
 from jindu.accounts.models import RoleAssignment, User
 from jindu.core.api import AccessLogListMixin, ScopedViewSetMixin
 
 
 def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(exc.message_dict)
     return exceptions.ValidationError({"detail": exc.messages})
 
 
@@ -36,19 +40,67 @@ class UserFilterSet(django_filters.FilterSet):
 
 
 class UserViewSet(ScopedViewSetMixin, AccessLogListMixin, viewsets.ReadOnlyModelViewSet):
-    """管辖范围内的用户（只读）。列表与详情写入访问日志。"""
+    """管辖范围内的用户。列表与详情写入访问日志；新建（POST，未提供密码时由系统生成，只返回一次）、
+    停用与启用（POST …/deactivate/、…/reactivate/，须填写原因）均经审计。用户不会被删除。"""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_class = UserFilterSet
     search_fields = ["username", "full_name"]
     ordering_fields = ["username", "full_name", "date_joined"]
+    scope_actions = {"deactivate": "change", "reactivate": "change"}
 
     def get_queryset(self):
         grants = RoleAssignment.objects.restrict(self.request.user, "view").select_related("role", "division")
         return super().get_queryset().prefetch_related(
             Prefetch("role_assignments", queryset=grants, to_attr="visible_grants")
         )
+
+    def _read_back(self, user):
+        # Answer with the user as the actor sees them (only grants visible to the actor).
+        grants = RoleAssignment.objects.restrict(self.request.user, "view").select_related("role", "division")
+        user.visible_grants = list(grants.filter(user=user))
+        return user
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def create(self, request, *args, **kwargs):
+        body = UserCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            user, generated = services.create_user(
+                actor=request.user, username=data["username"], full_name=data["full_name"],
+                phone=data.get("phone", ""), unit=data["unit"], password=data.get("password") or None,
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) \
+                from exc
+        payload = dict(UserSerializer(self._read_back(user), context=self.get_serializer_context()).data)
+        if generated:
+            payload["password"] = generated
+        return Response(payload, status=status.HTTP_201_CREATED)
+
+    def _set_active(self, request, active: bool):
+        user = self.get_object()
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.set_user_active(actor=request.user, user=user, active=active,
+                                     reason=body.validated_data["reason"])
+        except DjangoValidationError as exc:
+            raise _validation_error(exc) from exc
+        user.refresh_from_db()
+        return Response(UserSerializer(self._read_back(user), context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ReasonSerializer, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        return self._set_active(request, False)
+
+    @extend_schema(request=ReasonSerializer, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        return self._set_active(request, True)
 
 
 class RoleAssignmentViewSet(

@@ -50,7 +50,7 @@ def test_admin_grant_refuses_escalation(db, client):
     response = client.post(reverse("admin:accounts_roleassignment_add"), {
         "user": target.pk, "role": Role.objects.get(code="ncc_admin").pk, "division": division("460106001").pk,
     })
-    assert response.status_code == 200 and "没有的权限" in response.content.decode()
+    assert response.status_code == 200 and "权限超出" in response.content.decode()
     assert not RoleAssignment.objects.filter(user=target).exists()
     assert not new_events(staff, "accounts.role_")
 

@@ -32,9 +32,12 @@ def test_grant_and_revoke_pages(admin_longhua, client):
     html = form.content.decode()
     assert "龙华区" in html and "秀英区" not in html
 
-    response = client.post(url, {"role": Role.objects.get(code="ncc_admin").pk,
-                                 "division": division("460106001").pk, "note": ""})
-    assert response.status_code == 200 and "没有的权限" in response.content.decode()
+    # Only roles the actor could grant are offered; a forged choice is refused.
+    ncc_admin = Role.objects.get(code="ncc_admin")
+    assert f'value="{ncc_admin.pk}"' not in html
+    assert f'value="{Role.objects.get(code="town_office").pk}"' in html
+    response = client.post(url, {"role": ncc_admin.pk, "division": division("460106001").pk, "note": ""})
+    assert response.status_code == 200 and "ncc_admin" not in response.content.decode()
     assert not RoleAssignment.objects.filter(user=target).exists()
 
     response = client.post(url, {"role": Role.objects.get(code="town_office").pk,

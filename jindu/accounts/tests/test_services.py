@@ -70,7 +70,7 @@ def test_cannot_grant_outside_own_subtree(district_admin):
 
 def test_cannot_grant_role_with_more_permissions(district_admin):
     before = AuditEvent.objects.count()
-    with pytest.raises(PermissionDenied, match="没有的权限"):
+    with pytest.raises(PermissionDenied, match="权限超出"):
         services.grant_role(actor=district_admin, user=make_user(), role=Role.objects.get(code="ncc_admin"),
                             division=division("460106001"))
     # police carries accounts.view_identity_number, which district_office lacks.

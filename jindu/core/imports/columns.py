@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from django.db import models
 from django.utils.translation import gettext as _
 
-from jindu.core.imports.readers import BOOL, DATE, EMPTY, ERROR, NUMBER, TEXT, RawCell
+from jindu.core.imports.readers import BOOL, DATE, EMPTY, ERROR, FORMULA, NUMBER, TEXT, RawCell
 
 
 def language_forms(text: Any) -> list[str]:
@@ -85,7 +85,7 @@ def cell_text(cell: RawCell) -> str:
     """The text a person sees in the cell, whatever its type ("" for empty).
 
     Integral numbers lose Excel's float suffix (13900001111.0 → "13900001111"); dates
-    are ISO; booleans 是/否. Error cells (``#N/A``) raise :class:`CellError`.
+    are ISO; booleans 是/否. Error cells (``#N/A``) and formula cells raise :class:`CellError`.
     """
     if cell.kind == EMPTY:
         return ""
@@ -103,6 +103,8 @@ def cell_text(cell: RawCell) -> str:
         return _("是") if cell.value else _("否")
     if cell.kind == ERROR:
         raise CellError(_("单元格是错误值 %(value)s，请填写实际内容") % {"value": cell.value})
+    if cell.kind == FORMULA:
+        raise CellError(_("单元格是公式，请改为直接填写数值或文字"))
     return str(cell.value).strip()
 
 
@@ -202,12 +204,14 @@ class IdentityNumberColumn(Column):
         return str(self.help) or _("18位身份证号，单元格须为文本格式")
 
 
-_PHONE = re.compile(r"^[0-9+\-() 转#,，/]{3,40}$")
-
-
 class PhoneColumn(Column):
     """A telephone number as text. A numeric cell with an integral value is read as its
-    digits (13900001111, never "13900001111.0"); a fraction or exponent is refused."""
+    digits (13900001111, never "13900001111.0"); a fraction or exponent is refused.
+
+    Only the spreadsheet part is done here: whether the text is a valid number, and its
+    stored form, are decided by the importer's form through the model's
+    :class:`jindu.core.fields.PhoneNumberField` — the same check as manual entry and API.
+    """
 
     kind = "phone"
     text_format = True
@@ -219,8 +223,6 @@ class PhoneColumn(Column):
                 raise CellError(_("电话号码不能是小数或超长数字，请将该列设置为“文本”格式后重新填写"))
             return str(n)
         text = unicodedata.normalize("NFKC", cell_text(cell)).strip()
-        if text and not _PHONE.match(text):
-            raise CellError(_("电话号码只能包含数字、空格、“-”“+”“()”和“转”，收到“%(value)s”") % {"value": text})
         return text or None
 
 

@@ -1,11 +1,25 @@
 """Running an importer over a table: map headers, parse cells, validate rows with the
 importer's form, find duplicates, and write all rows in one transaction — or none.
 
-The same code path serves the preview and the commit. The preview runs the writes too,
-inside a transaction that is always rolled back, so it reports exactly what the commit
-will do (created / updated / unchanged, scope refusals, database constraint errors)
-without leaving anything behind. The commit runs the same steps again on the current
-database state and rolls back if a single row fails (DESIGN.md "Input": all-or-nothing).
+The same code path serves the preview and the commit, in two steps: :func:`prepare_import`
+maps headers, parses every cell and finds in-file duplicates (keys compared across the
+whole file, from the parsed rows, no database writes); :func:`apply_import` validates each
+row with the importer's form and writes it.
+
+The preview runs the writes too, so it reports what the commit will do (created /
+updated / unchanged, scope refusals, database constraint errors) without leaving anything
+behind: rows are written in chunks of :data:`PREVIEW_CHUNK`, each chunk in its own short
+transaction that is always rolled back, with ``progress`` called between chunks — outside
+any transaction the engine opened, so a job's progress is committed and visible, and on
+SQLite other users can write between chunks instead of waiting minutes for the database
+lock. Because each chunk is rolled back before the next, a database constraint that two
+rows of *different* chunks would break together (beyond the importer's key, which is
+checked file-wide) is found by the commit, not the preview; the commit then writes nothing.
+
+The commit runs the same steps again on the current database state in one transaction and
+rolls back if a single row fails (DESIGN.md "Input": all-or-nothing). Its ``progress``
+calls happen inside that transaction; :class:`jindu.core.jobs.JobReporter` writes them
+through a separate connection (see there; not possible on SQLite).
 
 Errors are dicts ``{"row": int | None, "column": str, "message": str}`` with the
 spreadsheet's row number (``None`` for file-level errors) and the column's header.
@@ -24,13 +38,19 @@ from django.utils.translation import gettext as _
 
 from jindu.core.imports.base import Importer
 from jindu.core.imports.columns import CellError, Column, ParseContext
-from jindu.core.imports.readers import FileRejected, Table, normalize_header
+from jindu.core.imports.readers import FORMULA, FileRejected, Table, normalize_header
 from jindu.core.models import StaleEditError
 from jindu.core.scope import ADD, CHANGE, holds_permission_at, permission_name
 from jindu.core.services import ensure_in_scope
 
 #: Rows shown in the preview.
 PREVIEW_ROWS = 20
+#: Rows the preview writes (and rolls back) per transaction; progress is reported after each.
+PREVIEW_CHUNK = 500
+#: Rows between progress reports during the commit.
+COMMIT_PROGRESS_EVERY = 200
+#: Ignored headers named in the warning; the rest are counted.
+IGNORED_SHOWN = 10
 #: Errors kept on a batch; the count of the rest is reported.
 MAX_ERRORS = 1000
 
@@ -123,7 +143,13 @@ def map_headers(importer: Importer, table: Table, result: ImportResult) -> dict[
             _("缺少必填列：%(columns)s。请使用导入模板，表头须与模板一致") % {"columns": "、".join(missing)},
         )
         return None
-    if ignored:
+    if len(ignored) > IGNORED_SHOWN:
+        result.warnings.append(
+            _("以下列不在模板中，已忽略：%(columns)s 等，共 %(count)s 列（其余 %(more)s 列未列出）")
+            % {"columns": "、".join(ignored[:IGNORED_SHOWN]), "count": len(ignored),
+               "more": len(ignored) - IGNORED_SHOWN}
+        )
+    elif ignored:
         result.warnings.append(_("以下列不在模板中，已忽略：%(columns)s") % {"columns": "、".join(ignored)})
     return positions
 
@@ -219,48 +245,65 @@ def _form_errors(importer: Importer, form: Any) -> list[tuple[str, str]]:
     return out
 
 
-def run_import(
-    importer: Importer,
-    table: Table | None,
-    *,
-    user: Any,
-    commit: bool,
-    progress: Progress | None = None,
-    file_error: str | None = None,
-) -> ImportResult:
-    """Validate ``table`` row by row with ``importer`` and write it all, or nothing.
+@dataclass
+class PreparedImport:
+    """What :func:`prepare_import` read: the mapped ``columns``, each row as
+    ``(row number, parsed values, cell errors, raw text shown for unreadable cells)``,
+    ``duplicates`` (row number → the other rows with the same key) and the key's label."""
 
-    ``commit=False`` (preview) always rolls back; ``commit=True`` keeps the writes only if
-    every row succeeded. Must be called outside any transaction the caller wants kept
-    apart (it opens its own atomic block; inside a caller's transaction it is a savepoint).
-    ``progress(done, total)`` is called while rows are processed.
+    columns: list[Column]
+    rows: list[tuple[int, dict[str, Any], list[tuple[str, str]], dict[str, str]]]
+    duplicates: dict[int, list[int]]
+    key_label: str
+
+
+def _formula_error(cell: Any) -> str:
+    return _(
+        "单元格 %(cell)s 是公式：导入只接受直接填写的数值或文字（公式的结果可能缺失或过时）。"
+        "请在 Excel 中复制该列，用“选择性粘贴 → 值”粘贴回原处后再上传"
+    ) % {"cell": cell.coordinate}
+
+
+def prepare_import(
+    importer: Importer, table: Table | None, *, user: Any, file_error: str | None = None
+) -> tuple[ImportResult, PreparedImport | None]:
+    """Map headers and parse every cell of ``table``; nothing is written.
+
+    Returns the result so far (file-level errors, warnings, ``total_rows``, ``columns``)
+    and the prepared rows, or ``None`` when the file cannot be imported at all (unreadable,
+    a required column missing, no data rows). Formula cells are refused per cell.
     """
     result = ImportResult()
     if file_error is not None or table is None:
         result.add_error(None, "", file_error or _("文件无法读取"))
-        return result
+        return result, None
     result.total_rows = len(table.rows)
     positions = map_headers(importer, table, result)
     if positions is None:
-        return result
+        return result, None
+    if not table.rows:
+        result.add_error(None, "", _("文件中没有数据行：表头下方至少要有一行数据。"))
+        return result, None
     columns = [c for c in importer.columns if c.field in positions]
     result.columns = [c.label for c in columns]
     ctx = ParseContext(user=user)
 
-    # Pass 1: cells → values, and keys for the in-file duplicate check.
-    parsed: list[tuple[int, dict[str, Any], list[tuple[str, str]]]] = []
+    parsed: list[tuple[int, dict[str, Any], list[tuple[str, str]], dict[str, str]]] = []
     rows_by_key: dict[tuple, list[int]] = defaultdict(list)
     for number, cells in table.rows:
         values: dict[str, Any] = {}
         errors: list[tuple[str, str]] = []
         shown: dict[str, str] = {}
         for col in columns:
+            cell = cells[positions[col.field]]
             try:
-                values[col.field] = col.parse(cells[positions[col.field]], ctx)
+                if cell.kind == FORMULA:
+                    raise CellError(_formula_error(cell))
+                values[col.field] = col.parse(cell, ctx)
             except CellError as exc:
                 errors.append((col.label, str(exc)))
                 values[col.field] = None
-                shown[col.field] = _raw_display(col, cells[positions[col.field]])
+                shown[col.field] = _raw_display(col, cell)
         key = importer.key_of(values) if not errors else None
         if key is not None:
             rows_by_key[key].append(number)
@@ -273,29 +316,90 @@ def run_import(
     key_label = "+".join(
         (importer.column_for(f).label if importer.column_for(f) else f) for f in importer.key_fields
     )
+    return result, PreparedImport(columns, parsed, duplicates, key_label)
 
-    total = len(parsed)
+
+def apply_import(
+    importer: Importer,
+    prepared: PreparedImport,
+    result: ImportResult,
+    *,
+    user: Any,
+    commit: bool,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Validate and write the prepared rows; fills ``result`` and returns it.
+
+    ``commit=False``: chunks of :data:`PREVIEW_CHUNK` rows, each written in its own
+    transaction and rolled back, ``progress(done, total)`` called between chunks.
+    ``commit=True``: every row in one transaction, kept only if every row succeeded
+    (``result.committed``); ``progress`` is called every :data:`COMMIT_PROGRESS_EVERY`
+    rows from inside that transaction.
+    """
+    rows = prepared.rows
+    total = len(rows)
+
+    def process(number: int, values: dict, errors: list, shown: dict) -> None:
+        action = _process_row(
+            importer, prepared.columns, number, values, errors, prepared.duplicates.get(number),
+            prepared.key_label, user=user, commit=commit, result=result,
+        )
+        if len(result.preview) < PREVIEW_ROWS:
+            result.preview.append(
+                {"row": number, "action": action,
+                 "cells": [shown[c.field] if c.field in shown else c.display(values.get(c.field))
+                           for c in prepared.columns]}
+            )
+
+    if not commit:
+        for start in range(0, total, PREVIEW_CHUNK):
+            try:
+                with transaction.atomic():
+                    for row in rows[start:start + PREVIEW_CHUNK]:
+                        process(*row)
+                    raise _Rollback
+            except _Rollback:
+                pass
+            if progress:
+                progress(min(start + PREVIEW_CHUNK, total), total)
+        result.object_ids = []
+        return result
+
     try:
         with transaction.atomic():
-            for done, (number, values, errors, shown) in enumerate(parsed, start=1):
-                action = _process_row(
-                    importer, columns, number, values, errors, duplicates.get(number), key_label,
-                    user=user, commit=commit, result=result,
-                )
-                if len(result.preview) < PREVIEW_ROWS:
-                    result.preview.append(
-                        {"row": number, "action": action,
-                         "cells": [shown[c.field] if c.field in shown else c.display(values.get(c.field))
-                                   for c in columns]}
-                    )
-                if progress and (done % 200 == 0 or done == total):
+            for done, row in enumerate(rows, start=1):
+                process(*row)
+                if progress and (done % COMMIT_PROGRESS_EVERY == 0 or done == total):
                     progress(done, total)
-            if not commit or not result.ok:
+            if not result.ok:
                 raise _Rollback
             result.committed = True
     except _Rollback:
         result.object_ids = []
     return result
+
+
+def run_import(
+    importer: Importer,
+    table: Table | None,
+    *,
+    user: Any,
+    commit: bool,
+    progress: Progress | None = None,
+    file_error: str | None = None,
+) -> ImportResult:
+    """Validate ``table`` row by row with ``importer`` and write it all, or nothing:
+    :func:`prepare_import` then :func:`apply_import`.
+
+    ``commit=False`` (preview) always rolls back; ``commit=True`` keeps the writes only if
+    every row succeeded. Must be called outside any transaction the caller wants kept
+    apart (it opens its own atomic blocks; inside a caller's transaction they are
+    savepoints). ``progress(done, total)`` is called while rows are processed.
+    """
+    result, prepared = prepare_import(importer, table, user=user, file_error=file_error)
+    if prepared is None:
+        return result
+    return apply_import(importer, prepared, result, user=user, commit=commit, progress=progress)
 
 
 def _process_row(

@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 
 from jindu.core.audit import log_access, record_event
 from jindu.core.imports.base import Importer, get_importer
-from jindu.core.imports.engine import ImportResult, Progress, read_and_run
-from jindu.core.imports.readers import FileRejected, detect_type, read_table
+from jindu.core.imports.engine import ImportResult, Progress, apply_import, prepare_import, read_and_run
+from jindu.core.imports.readers import FileRejected, detect_type, estimate_rows, read_table
 from jindu.core.models import AccessLog, ImportBatch
 
 #: Role code whose holders may see every user's batches.
@@ -57,7 +57,9 @@ def batches_for(user: Any):
 
 
 def create_batch(*, importer: Importer, user: Any, name: str, content: bytes) -> ImportBatch:
-    """Keep an uploaded file as a new batch (status ``uploaded``) with its sha256 and row count.
+    """Keep an uploaded file as a new batch (status ``uploaded``) with its sha256 and an
+    estimated row count (:func:`~jindu.core.imports.readers.estimate_rows`: no cell is
+    parsed here, so a large upload returns at once; the preview stores the real count).
 
     Raises :class:`~jindu.core.imports.readers.FileRejected` for an unsupported file type
     or a file over the size limit; files that are readable as a type but hold bad content
@@ -74,10 +76,7 @@ def create_batch(*, importer: Importer, user: Any, name: str, content: bytes) ->
         importer=importer.name, created_by=user, original_name=name[:255], sha256=digest,
     )
     batch.file.save(name, ContentFile(content), save=False)
-    try:
-        batch.total_rows = len(read_table(content, name).rows)
-    except FileRejected:
-        batch.total_rows = 0
+    batch.total_rows = estimate_rows(content, name)
     earlier = (
         ImportBatch.objects.filter(importer=importer.name, sha256=digest, status=ImportBatch.Status.COMMITTED)
         .order_by("-committed_at").first()
@@ -123,6 +122,10 @@ def preview_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = 
 def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = None) -> ImportResult:
     """Write all rows of a previewed batch in one transaction, or none.
 
+    The file is read and its cells parsed first, outside the transaction; ``progress`` is
+    then called from inside it (see :class:`jindu.core.jobs.JobReporter` for how that
+    progress becomes visible).
+
     Only the uploader may commit. The rows are validated again against the current
     database; if any fails, nothing is written and the batch becomes ``rejected`` with the
     errors. On success the batch is ``committed`` with created/updated/unchanged counts,
@@ -135,12 +138,21 @@ def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = N
     if batch.created_by_id != getattr(user, "pk", None):
         raise PermissionDenied(_("只有上传人可以提交该批次。"))
     importer = get_importer(batch.importer)
-    content = _file_bytes(batch)
+    if batch.status != ImportBatch.Status.PREVIEWED:
+        raise PermissionDenied(_("该批次当前状态（%(status)s）不能导入。") % {"status": batch.get_status_display()})
+    # Read and parse before the transaction: on SQLite the transaction holds the database's
+    # write lock, which should cover the writes only.
+    try:
+        table, file_error = read_table(_file_bytes(batch), batch.original_name), None
+    except FileRejected as exc:
+        table, file_error = None, str(exc)
+    result, prepared = prepare_import(importer, table, user=user, file_error=file_error)
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != ImportBatch.Status.PREVIEWED:
             raise PermissionDenied(_("该批次当前状态（%(status)s）不能导入。") % {"status": locked.get_status_display()})
-        result = read_and_run(importer, content, batch.original_name, user=user, commit=True, progress=progress)
+        if prepared is not None:
+            result = apply_import(importer, prepared, result, user=user, commit=True, progress=progress)
         if not result.committed:
             _store(locked, result, ImportBatch.Status.REJECTED)
             locked.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary"])

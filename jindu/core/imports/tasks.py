@@ -1,8 +1,10 @@
 """Background jobs for large imports: preview (validate + dry run) and commit of a batch.
 
 Started by :func:`jindu.core.imports.services.start_preview` / ``start_commit`` when a
-file has more rows than ``JINDU_IMPORT_BACKGROUND_ROWS``; progress is reported per 200
-rows while rows are validated, so the job page shows the bar moving.
+file has more rows than ``JINDU_IMPORT_BACKGROUND_ROWS``. The preview reports progress
+after each chunk of rows it validates (committed, so the job page shows the bar moving);
+the commit reports every 200 rows from inside its all-or-nothing transaction, visible live
+on PostgreSQL only (see :mod:`jindu.core.jobs`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def preview_import(reporter: JobReporter, *, batch_id: int) -> dict:
 
     batch = _batch(reporter, batch_id)
     try:
-        preview_batch(batch, user=reporter.user, progress=reporter.progress)
+        reporter.progress(0, batch.total_rows or None, _("正在读取文件…"))
+        preview_batch(batch, user=reporter.user,
+                      progress=lambda done, total: reporter.progress(done, total, _("正在校验…")))
     except PermissionDenied as exc:
         raise JobError(str(exc)) from None
     return _summary(batch)
@@ -58,7 +62,9 @@ def commit_import(reporter: JobReporter, *, batch_id: int) -> dict:
 
     batch = _batch(reporter, batch_id)
     try:
-        commit_batch(batch, user=reporter.user, progress=reporter.progress)
+        reporter.progress(0, batch.total_rows or None, _("正在读取文件…"))
+        commit_batch(batch, user=reporter.user,
+                     progress=lambda done, total: reporter.progress(done, total, _("正在写入…")))
     except PermissionDenied as exc:
         raise JobError(str(exc)) from None
     if batch.status != ImportBatch.Status.COMMITTED:

@@ -382,3 +382,80 @@ def test_serializer_field_normalises_and_masks(division, rf):
     assert not bad.is_valid()
     assert bad.errors["id_number"][0].code == "invalid_checksum"
     assert "校验位" in str(bad.errors["id_number"][0])
+
+
+# -- PhoneNumberField (review finding B5: one validation for forms, API and imports) -----
+
+
+@pytest.mark.django_db
+def test_phone_field_normalises_on_clean_and_save_and_refuses_junk():
+    from jindu.accounts.models import User
+
+    user = User(username="phone1", phone="+86 139-0000-1111")
+    user.full_clean(exclude=["password"])
+    assert user.phone == "13900001111"
+    user.phone = "（0898）66778899"
+    user.save()
+    user.refresh_from_db()
+    assert user.phone == "0898-66778899"
+    user.phone = "abc"
+    with pytest.raises(ValidationError) as exc:
+        user.full_clean(exclude=["password"])
+    assert "不是有效的手机号码或固定电话号码（收到“abc”）" in exc.value.message_dict["phone"][0]
+    # Saved by code without full_clean: refused before anything is written, and the
+    # caller's transaction is still usable.
+    with transaction.atomic():
+        with pytest.raises(ValidationError):
+            User(username="phone2", phone="12345").save()
+        assert User.objects.filter(username="phone2").count() == 0
+    user.phone = ""
+    user.save()  # blank=True allows no number
+
+
+@pytest.mark.django_db
+def test_phone_field_lookups_are_not_validated():
+    from jindu.org.models import Unit
+
+    Unit.objects.create(name="号码单位", kind="other", division=Division.objects.get(code="460106000000"),
+                        phone="13900001111")
+    assert Unit.objects.filter(phone__contains="0000").count() == 1
+    assert Unit.objects.filter(phone="not a number").count() == 0
+
+
+def test_phone_field_form_field_and_deconstruct():
+    from jindu.core.fields import PhoneNumberField, PhoneNumberFormField
+
+    field = PhoneNumberField("电话", blank=True, default_area_code="0898")
+    name, path, args, kwargs = field.deconstruct()
+    assert path == "jindu.core.fields.PhoneNumberField"
+    assert kwargs == {"verbose_name": "电话", "blank": True, "default_area_code": "0898"}
+    form_field = field.formfield()
+    assert isinstance(form_field, PhoneNumberFormField) and not form_field.required
+    assert form_field.clean("66123456") == "0898-66123456"
+    assert form_field.clean("") == ""
+    with pytest.raises(ValidationError):
+        form_field.clean("2024-02-30")
+    assert PhoneNumberField("电话").formfield().required
+
+
+@pytest.mark.django_db
+def test_phone_field_model_serializer_uses_the_model_validator():
+    from rest_framework import serializers
+
+    from jindu.accounts.models import User
+    from jindu.core.fields import PhoneNumberSerializerField
+
+    class PlainSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = User
+            fields = ["username", "phone"]
+
+    bad = PlainSerializer(data={"username": "s1", "phone": "12345"})
+    assert not bad.is_valid() and "不是有效的手机号码或固定电话号码" in str(bad.errors["phone"][0])
+    ok = PlainSerializer(data={"username": "s1", "phone": ""})
+    assert ok.is_valid(), ok.errors
+    # A ModelSerializer validates only; the declared field also returns the stored form.
+    field = PhoneNumberSerializerField()
+    assert field.run_validation("+86 139 0000 1111") == "13900001111"
+    with pytest.raises(serializers.ValidationError):
+        field.run_validation("abc")

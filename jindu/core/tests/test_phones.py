@@ -71,3 +71,20 @@ def test_kind_and_mask():
     assert mask_phone("13900001111") == "139****1111"
     assert mask_phone("0898-66123456") == "*********3456"
     assert mask_phone("") == ""
+
+
+@pytest.mark.parametrize("raw", ["2024-02-30", "2024/02/30", "6612345a"])
+def test_dates_and_junk_are_not_taken_for_local_landlines(raw):
+    """A date typed into a phone cell has 8 digits, but it is no landline missing its area
+    code: it is refused as invalid, and never completed with a default area code."""
+    with pytest.raises(PhoneNumberError) as exc:
+        normalize_phone(raw, default_area_code="0898")
+    assert exc.value.code == "invalid"
+
+
+@pytest.mark.parametrize("raw", ["66123456", "6612-3456", "6612 3456"])
+def test_local_landline_forms_ask_for_area_code(raw):
+    with pytest.raises(PhoneNumberError) as exc:
+        normalize_phone(raw)
+    assert exc.value.code == "missing_area_code"
+    assert normalize_phone(raw, default_area_code="0898") == "0898-66123456"

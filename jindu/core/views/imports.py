@@ -37,12 +37,12 @@ from jindu.core.exports import (
     background_rows,
     exceeds,
     export_to_file,
-    import_template_xlsx,
     start_export_job,
 )
 from jindu.core.imports import services
 from jindu.core.imports.base import Importer, get_importer
 from jindu.core.imports.readers import FileRejected
+from jindu.core.imports.template import import_template_xlsx
 from jindu.core.models import ImportBatch
 from jindu.core.scope import VIEW, has_model_permission
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from jindu.core.audit import log_access
-from jindu.core.jobs import ACTIVE, jobs_of, start_job, sync_with_backend
+from jindu.core.jobs import ACTIVE, job_kind_label, jobs_of, start_job, sync_with_backend
 from jindu.core.models import AccessLog, Job
 
 PAGE_SIZE = 50
@@ -30,6 +30,7 @@ def _shown(job: Job) -> dict:
     summary = (job.result or {}).get("summary") or [] if job.status == Job.Status.SUCCEEDED else []
     return {
         "job": job,
+        "kind_label": job_kind_label(job),
         "active": job.status in ACTIVE,
         "message": _(job.message) if job.message else "",
         "summary": [[_(label) if isinstance(label, str) and label else label, *rest] for label, *rest in summary],

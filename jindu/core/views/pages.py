@@ -1,4 +1,5 @@
-"""Site pages: login/logout, the home dashboard, and the "module not built yet" page.
+"""Site pages: login/logout, the CSRF failure page, the home dashboard, and the "module
+not built yet" page.
 
 ``core`` imports no domain app (DESIGN.md's layering), so the dashboard reaches the
 division, unit and user models by label through :func:`django.apps.apps.get_model`.
@@ -16,6 +17,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from jindu.core.scope import VIEW, has_model_permission
@@ -65,6 +67,28 @@ class LoginView(auth_views.LoginView):
         ctx["demo_logins"] = demo_logins()
         ctx["failure_limit"] = getattr(settings, "AXES_FAILURE_LIMIT", 5)
         return ctx
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logout is a POST (a link or prefetch must never sign anyone out); ``GET /logout/``
+    shows a small page with the logout button instead of Django's blank 405."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "registration/logout.html")
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: a Chinese page (403) with a way back, never Django's debug
+    text; ``reason`` is not shown (it describes the check, not what the user should do).
+
+    The way back is the ``Referer`` when it is a page of this site.
+    """
+    referer = request.META.get("HTTP_REFERER", "")
+    back = referer if referer and url_has_allowed_host_and_scheme(
+        referer, {request.get_host()}, require_https=request.is_secure()) else ""
+    return render(request, "403_csrf.html", {"back_url": back}, status=403)
 
 
 def dashboard(user) -> dict[str, Any]:
@@ -151,6 +175,6 @@ def module_pending(request, key: str):
 urlpatterns = [
     path("", home, name="home"),
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("modules/<slug:key>/", module_pending, name="module_pending"),
 ]

@@ -190,7 +190,7 @@ def test_page_and_api_leave_the_same_audit_events(village, town_manager):
     assert response.status_code == 200 and response.json()["name"] == "接口网格二"
     response = api_client(town_manager).post(reverse("api:division-rename", args=[api_grid]),
                                              {"name": "页面网格"}, format="json")
-    assert response.status_code == 400 and "name" in response.json()
+    assert response.status_code == 400 and "name" in response.json()["errors"]
     response = api_client(town_manager).post(reverse("api:division-rename", args=[village.pk]),
                                              {"name": "村改名"}, format="json")
     assert response.status_code == 400  # only grids are renamed here

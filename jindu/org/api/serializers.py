@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from jindu.core.api import ScopedRelatedField, VersionedModelSerializer
+from jindu.core.fields import PhoneNumberSerializerField
 from jindu.geo.choices import Level
 from jindu.geo.models import Division
 from jindu.org.models import CommissionMembership, Pairing, Unit
@@ -11,6 +12,8 @@ class UnitSerializer(VersionedModelSerializer):
     division = ScopedRelatedField(Division, label=_("所属区划"))
     jurisdiction = ScopedRelatedField(Division, many=True, required=False, label=_("服务区域"))
     parent = ScopedRelatedField(Unit, required=False, allow_null=True, label=_("上级单位"))
+    # Normalised on input, so what is compared, audited and answered is the stored form.
+    phone = PhoneNumberSerializerField(required=False, label=_("联系电话"))
 
     class Meta:
         model = Unit

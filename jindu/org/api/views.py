@@ -21,6 +21,7 @@ from jindu.geo.models import Division
 from jindu.org import services
 from jindu.org.api.serializers import CommissionMembershipSerializer, PairingSerializer, UnitSerializer
 from jindu.org.choices import CommissionRole, UnitKind
+from jindu.org.filtersets import StrictBooleanFilter
 from jindu.org.models import CommissionMembership, Pairing, Unit
 
 
@@ -46,7 +47,7 @@ class UnitFilterSet(_WithinFilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=UnitKind.choices)
     division = django_filters.NumberFilter(field_name="division_id")
     serves = MultiIdFilter(field_name="jurisdiction")
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = Unit
@@ -56,7 +57,7 @@ class UnitFilterSet(_WithinFilterSet):
 class CommissionMembershipFilterSet(_WithinFilterSet):
     within_path = "unit__division"
     unit = django_filters.NumberFilter(field_name="unit_id")
-    year = django_filters.NumberFilter()
+    year = django_filters.NumberFilter(min_value=services.YEAR_MIN, max_value=services.YEAR_MAX)
     role = django_filters.ChoiceFilter(choices=CommissionRole.choices)
 
     class Meta:
@@ -68,7 +69,7 @@ class PairingFilterSet(_WithinFilterSet):
     within_path = "town"
     unit = django_filters.NumberFilter(field_name="unit_id")
     town = django_filters.NumberFilter(field_name="town_id")
-    year = django_filters.NumberFilter()
+    year = django_filters.NumberFilter(min_value=services.YEAR_MIN, max_value=services.YEAR_MAX)
 
     class Meta:
         model = Pairing

@@ -66,18 +66,18 @@ def test_unit_update_needs_current_version_and_stale_is_409(db):
     client = api_client(user)
     url = reverse("api:unit-detail", kwargs={"pk": unit.pk})
     # Without a version the edit is refused.
-    response = client.patch(url, {"phone": "0898-1"}, format="json")
-    assert response.status_code == 400 and "version" in response.json()
+    response = client.patch(url, {"phone": "0898-66000001"}, format="json")
+    assert response.status_code == 400 and "version" in response.json()["errors"]
     # With the current version it goes through and the version moves on.
-    response = client.patch(url, {"phone": "0898-1", "version": 1}, format="json")
+    response = client.patch(url, {"phone": "0898-66000001", "version": 1}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["version"] == 2
     # A second edit from the same stale read is refused and changes nothing.
-    response = client.patch(url, {"phone": "0898-2", "version": 1}, format="json")
+    response = client.patch(url, {"phone": "0898-66000002", "version": 1}, format="json")
     assert response.status_code == 409
     assert "已被他人修改" in response.json()["detail"]
     unit.refresh_from_db()
-    assert unit.phone == "0898-1" and unit.version == 2
+    assert unit.phone == "0898-66000001" and unit.version == 2
     assert unit.history.count() == 2
 
 

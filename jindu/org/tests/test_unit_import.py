@@ -47,7 +47,8 @@ def test_template_has_headers_and_text_formatted_code_columns(client, district_u
     headers = [c.value for c in ws[1]]
     assert [h.rstrip("*") for h in headers] == HEADERS
     assert headers[0] == "单位名称*" and headers[1] == "简称"
-    assert ws["D2"].number_format == "@" and ws["G2"].number_format == "@"
+    # Code and phone columns are text-formatted as whole columns (so Excel keeps digits).
+    assert ws.column_dimensions["D"].number_format == "@" and ws.column_dimensions["G"].number_format == "@"
     assert wb.worksheets[1].title == "填写说明"
 
 
@@ -79,14 +80,14 @@ def test_upload_preview_commit(client, district_user):
 
 
 def test_update_by_division_and_name(client, district_user):
-    unit = Unit.objects.create(name="龙华区教育局", kind="department", division=div("460106"), phone="1")
+    unit = Unit.objects.create(name="龙华区教育局", kind="department", division=div("460106"), phone="13900000000")
     client.force_login(district_user)
-    data = make_csv([HEADERS, ["龙华区教育局", "", "职能部门", "460106000000", "李四", "", "66778899", ""]])
+    data = make_csv([HEADERS, ["龙华区教育局", "", "职能部门", "460106000000", "李四", "", "(0898)66778899", ""]])
     batch = commit(client, upload(client, data, "u.csv"))
     assert batch.status == ImportBatch.Status.COMMITTED, batch.errors
     assert batch.summary["counts"] == {"created": 0, "updated": 1, "unchanged": 0}
     unit.refresh_from_db()
-    assert unit.head_name == "李四" and unit.phone == "66778899" and unit.version == 2
+    assert unit.head_name == "李四" and unit.phone == "0898-66778899" and unit.version == 2
     assert Unit.objects.count() == 1
 
 
