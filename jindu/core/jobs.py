@@ -91,13 +91,13 @@ PROGRESS_DB_ALIAS = "jindu_progress"
 
 
 def _progress_connection():
-    """The side connection for progress writes, or ``None`` where there can be none
-    (SQLite: one writer at a time). Registered on first use as a copy of the default
+    """The side connection for progress writes, or ``None`` where there is none (SQLite:
+    one writer at a time; other backends are not used by Jindu). Registered on first use as a copy of the default
     database's settings (the test database's name included), autocommit."""
     from django.db import DEFAULT_DB_ALIAS, connections
 
     default = connections[DEFAULT_DB_ALIAS]
-    if default.vendor == "sqlite":
+    if default.vendor != "postgresql":
         return None
     if PROGRESS_DB_ALIAS not in connections.settings:
         conf = copy.deepcopy(default.settings_dict)
@@ -276,6 +276,11 @@ class JobReporter:
             if side is None:
                 self._last_write = time.monotonic()
                 return False
+            if side.connection is None:
+                side.ensure_connection()
+                with side.cursor() as cursor:
+                    # The job's own transaction may hold the job row's lock: give up, don't wait.
+                    cursor.execute("SET lock_timeout = '1s'")
             Job.objects.using(side.alias).filter(pk=self.job_id, status__in=ACTIVE).update(**fields)
         except Exception:  # progress is a courtesy: never fail the job over it
             logger.warning("progress of job %s not written", self.job_id, exc_info=True)

@@ -7,7 +7,8 @@ nothing can be committed) → :func:`commit_batch` → ``committed`` — or ``re
 database changed since the preview and a row now fails (nothing written). Any batch not
 committed may be :func:`cancel_batch`-ed.
 
-Files with more rows than ``settings.JINDU_IMPORT_BACKGROUND_ROWS`` (default 2000) are
+Files with more rows than ``settings.JINDU_IMPORT_BACKGROUND_ROWS`` (default 2000; at
+upload an estimate from the file's structure, after the preview the real count) are
 previewed and committed by background jobs (:mod:`jindu.core.imports.tasks`); the batch's
 ``summary["job"]`` holds the id of the job currently working on it.
 
