@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views import View
 from django.views.generic import CreateView, DetailView, TemplateView, UpdateView
 from django_filters.views import FilterView
@@ -342,10 +343,12 @@ class MembershipListSaveView(_YearActionView):
                                                                  reason=reason), ok)
 
 
-class MembershipCopyView(_YearActionView):
-    model = CommissionMembership
+class _CopyYearView(_YearActionView):
+    """Copy a year's list to another year through ``copy_service(user=, from_year=, to_year=)``."""
+
     action = ADD
-    page_url = "org:membership_list"
+    copy_service = None
+    done_message = ""  # msgid with %(src)d, %(n)d, %(dst)d
 
     def post(self, request):
         form = CopyYearForm(request.POST)
@@ -356,13 +359,16 @@ class MembershipCopyView(_YearActionView):
         data = form.cleaned_data
         return self.run(
             data["to_year"],
-            lambda: services.copy_memberships(user=request.user, from_year=data["from_year"], to_year=data["to_year"]),
-            lambda rows: _("已从 %(src)d 年复制成员单位 %(n)d 个到 %(dst)d 年。")
-            % {"src": data["from_year"], "n": len(rows), "dst": data["to_year"]},
+            lambda: self.copy_service(user=request.user, from_year=data["from_year"], to_year=data["to_year"]),
+            lambda rows: _(self.done_message) % {"src": data["from_year"], "n": len(rows), "dst": data["to_year"]},
         )
 
 
-# -- pairing actions ---------------------------------------------------------------------------
+class MembershipCopyView(_CopyYearView):
+    model = CommissionMembership
+    page_url = "org:membership_list"
+    copy_service = staticmethod(services.copy_memberships)
+    done_message = gettext_noop("已从 %(src)d 年复制成员单位 %(n)d 个到 %(dst)d 年。")
 
 
 class PairingCreateView(_YearActionView):
@@ -406,21 +412,8 @@ class PairingDeleteView(_YearActionView):
         )
 
 
-class PairingCopyView(_YearActionView):
+class PairingCopyView(_CopyYearView):
     model = Pairing
-    action = ADD
     page_url = "org:pairing_list"
-
-    def post(self, request):
-        form = CopyYearForm(request.POST)
-        year = _year_param(request, local_today().year)
-        if not form.is_valid():
-            messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
-            return self.back(year)
-        data = form.cleaned_data
-        return self.run(
-            data["to_year"],
-            lambda: services.copy_pairings(user=request.user, from_year=data["from_year"], to_year=data["to_year"]),
-            lambda rows: _("已从 %(src)d 年复制挂点 %(n)d 条到 %(dst)d 年。")
-            % {"src": data["from_year"], "n": len(rows), "dst": data["to_year"]},
-        )
+    copy_service = staticmethod(services.copy_pairings)
+    done_message = gettext_noop("已从 %(src)d 年复制挂点 %(n)d 条到 %(dst)d 年。")
