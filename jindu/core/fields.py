@@ -112,7 +112,30 @@ class IdentityNumberFormField(forms.CharField):
         return normalize_document_number(self.document_type, value)
 
 
-class IdentityNumberField(models.CharField):
+class NormalizedOnSaveMixin:
+    """Normalise (and so validate) the field's value in the model's ``pre_save`` signal.
+
+    Django sends ``pre_save`` before it marks the surrounding transaction for rollback on
+    error, so an invalid value raises its ``ValidationError`` without breaking the caller's
+    atomic block (an import can report the row and go on). Fields also normalise in
+    ``pre_save()`` for paths that send no signal, such as ``bulk_create``.
+    Subclasses implement ``normalize(value, instance) -> str``.
+    """
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        if not cls._meta.abstract:
+            pre_save.connect(self._normalize_before_save, sender=cls, weak=False)
+
+    def _normalize_before_save(self, sender, instance, raw=False, update_fields=None, **kwargs):
+        if raw or (update_fields is not None and self.name not in update_fields):
+            return
+        value = getattr(instance, self.attname)
+        if value not in _EMPTY:
+            setattr(instance, self.attname, self.normalize(value, instance))
+
+
+class IdentityNumberField(NormalizedOnSaveMixin, models.CharField):
     """An identity or document number, normalised, stored encrypted (AES-GCM).
 
     ``document_type_field``: name of a sibling field holding a
@@ -137,22 +160,6 @@ class IdentityNumberField(models.CharField):
             kwargs["document_type_field"] = self.document_type_field
         return name, path, args, kwargs
 
-    def contribute_to_class(self, cls, name, *args, **kwargs):
-        super().contribute_to_class(cls, name, *args, **kwargs)
-        if not cls._meta.abstract:
-            pre_save.connect(self._normalize_before_save, sender=cls, weak=False)
-
-    def _normalize_before_save(self, sender, instance, raw=False, update_fields=None, **kwargs):
-        # Validate in the pre_save signal, which Django sends before it marks the
-        # surrounding transaction for rollback on error: an invalid number then raises
-        # IdentityNumberError without breaking the caller's atomic block (an import can
-        # report the row and go on). pre_save() below repeats the (idempotent) work for
-        # paths that send no signal, such as bulk_create.
-        if raw or (update_fields is not None and self.name not in update_fields):
-            return
-        value = getattr(instance, self.attname)
-        if value not in _EMPTY:
-            setattr(instance, self.attname, self.normalize(value, instance))
 
     @property
     def digest_field_name(self) -> str:
@@ -371,7 +378,7 @@ class PhoneNumberFormField(forms.CharField):
         return _normalize_phone_or_explain(value, self.default_area_code)
 
 
-class PhoneNumberField(models.CharField):
+class PhoneNumberField(NormalizedOnSaveMixin, models.CharField):
     """A Chinese mobile or landline number kept in one stored form
     (:func:`jindu.core.phones.normalize_phone`: ``"13900001111"``, ``"0898-66123456"``).
 
@@ -400,21 +407,7 @@ class PhoneNumberField(models.CharField):
             kwargs["default_area_code"] = self.default_area_code
         return name, path, args, kwargs
 
-    def contribute_to_class(self, cls, name, *args, **kwargs):
-        super().contribute_to_class(cls, name, *args, **kwargs)
-        if not cls._meta.abstract:
-            pre_save.connect(self._normalize_before_save, sender=cls, weak=False)
-
-    def _normalize_before_save(self, sender, instance, raw=False, update_fields=None, **kwargs):
-        # As for identity numbers: raise before Django marks the caller's transaction for
-        # rollback, so an import can report the row and go on.
-        if raw or (update_fields is not None and self.name not in update_fields):
-            return
-        value = getattr(instance, self.attname)
-        if value not in _EMPTY:
-            setattr(instance, self.attname, self.normalize(value))
-
-    def normalize(self, value: Any) -> str:
+    def normalize(self, value: Any, instance: Any = None) -> str:
         """The stored form of ``value``. Raises ``ValidationError`` (Chinese message)."""
         return _normalize_phone_or_explain(value, self.default_area_code)
 
