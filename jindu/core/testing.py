@@ -40,6 +40,7 @@ and ``accounts.RoleAssignment`` (``user``, ``role``, ``division``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from typing import Any, Iterable
@@ -49,6 +50,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import models
+from django.db.models import Max
 from django.urls import NoReverseMatch, reverse
 
 _counter = itertools.count(1)
@@ -137,6 +139,24 @@ def all_pages(client, url: str, params: dict | None = None) -> tuple[list[Any], 
 
 
 # -- generic test classes -------------------------------------------------------------------
+@contextlib.contextmanager
+def no_committed_trail():
+    """Delete the audit events, access-log rows and row-history rows written inside the block.
+
+    For tests that commit outside the per-test transaction (real concurrency needs rows
+    other connections see): they delete their own records, but the trail those writes left
+    (grant/revoke events, history) would otherwise leak into later tests on the same database.
+    """
+    trail = [apps.get_model("core", "AuditEvent"), apps.get_model("core", "AccessLog")]
+    trail += [m for m in apps.get_models() if m.__name__.startswith("Historical")]
+    marks = {m: m._default_manager.aggregate(top=Max("pk"))["top"] or 0 for m in trail}
+    try:
+        yield
+    finally:
+        for model, mark in marks.items():
+            model._default_manager.filter(pk__gt=mark).delete()
+
+
 class _ScopeCase:
     model: type[models.Model]
     in_division_code = "460106"  # 龙华区

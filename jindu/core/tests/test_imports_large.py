@@ -23,7 +23,7 @@ from jindu.core.imports.template import import_template_xlsx
 from jindu.core.imports.testing import make_csv, make_xlsx
 from jindu.core.jobs import JobReporter
 from jindu.core.models import ImportBatch, Job
-from jindu.core.testing import division, permissions_for, user_with
+from jindu.core.testing import division, no_committed_trail, permissions_for, user_with
 from jindu.core.tests.test_imports import ID_A, ID_B, SpecimenImporter, synthetic_id
 from jindu.core.tests.testapp.models import Specimen
 
@@ -74,7 +74,7 @@ def in_other_thread(fn):
 def committed_user(django_db_setup, django_db_blocker, settings, tmp_path):
     from jindu.accounts.models import RoleAssignment, User
 
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), no_committed_trail():
         u = user_with(perms(), division("4601"), username="import-chunks")
         yield u
         Specimen.objects.filter(name__startswith="人").delete()

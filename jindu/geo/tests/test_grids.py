@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from jindu.core.imports.testing import make_csv, make_xlsx
 from jindu.core.models import AuditEvent, ImportBatch
-from jindu.core.testing import api_client, division, user_with
+from jindu.core.testing import api_client, division, no_committed_trail, user_with
 from jindu.core.tests.test_pages import make_user
 from jindu.geo import services
 from jindu.geo.models import Division
@@ -293,13 +293,10 @@ def test_import_numeric_village_code_cell_refused_unless_exact(client, village, 
 def committed_manager(django_db_setup, django_db_blocker):
     from jindu.accounts.models import RoleAssignment, User
 
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), no_committed_trail():
         user = user_with(GRID_PERMS, division("460107"), username="grid-race")
         yield user
         grids = Division.objects.filter(level="grid", parent__parent__code="460107001000")
-        ids = [str(pk) for pk in grids.values_list("pk", flat=True)]
-        AuditEvent.objects.filter(target_id__in=ids, action__startswith="geo.grid").delete()
-        Division.history.filter(level="grid").delete()
         grids.delete()
         roles = [a.role for a in RoleAssignment.objects.filter(user=user)]
         RoleAssignment.objects.filter(user=user).delete()
