@@ -28,6 +28,7 @@ Messages never repeat identity numbers.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -47,6 +48,8 @@ from jindu.core.services import ensure_in_scope
 PREVIEW_ROWS = 20
 #: Rows the preview writes (and rolls back) per transaction; progress is reported after each.
 PREVIEW_CHUNK = 500
+# Pause between preview chunks on SQLite (seconds), so other users' writes get the lock.
+PREVIEW_SQLITE_PAUSE_S = 0.25
 #: Rows between progress reports during the commit.
 COMMIT_PROGRESS_EVERY = 200
 #: Ignored headers named in the warning; the rest are counted.
@@ -362,6 +365,10 @@ def apply_import(
                 pass
             if progress:
                 progress(min(start + PREVIEW_CHUNK, total), total)
+            if transaction.get_connection().vendor == "sqlite" and start + PREVIEW_CHUNK < total:
+                # Let writers that wait on SQLite's lock in: their busy handler retries at
+                # most every 100 ms, so a gap shorter than that is almost never seen.
+                time.sleep(PREVIEW_SQLITE_PAUSE_S)
         result.object_ids = []
         return result
 
