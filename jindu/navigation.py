@@ -16,6 +16,7 @@ class NavItem:
     key: str
     label: str
     url_name: str | None  # None: module not built yet
+    permission: str | None = None  # shown only to users holding it (in any grant)
 
     @property
     def built(self) -> bool:
@@ -49,6 +50,7 @@ MODULES: tuple[NavItem, ...] = (
     NavItem("monitoring", _("毒情监测"), None),
     NavItem("assessment", _("禁毒工作考核"), None),
     NavItem("reporting", _("统计报表"), None),
+    NavItem("accounts", _("用户与授权"), "accounts:user_list", permission="accounts.view_user"),
 )
 
 
@@ -59,4 +61,5 @@ def module(key: str) -> NavItem | None:
 def navigation_for(request) -> tuple[NavItem, ...]:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return ()
-    return MODULES
+    user = request.user
+    return tuple(m for m in MODULES if m.permission is None or user.has_perm(m.permission))

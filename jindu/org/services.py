@@ -222,6 +222,7 @@ def set_memberships(
     year: int,
     units_with_roles: Mapping[Unit, str] | Iterable[tuple[Unit, str]],
     reason: str = "",
+    expected_versions: Mapping[int, int] | None = None,
 ) -> dict[str, list]:
     """Replace ``year``'s member list (within the user's scope) by ``units_with_roles``.
 
@@ -229,6 +230,10 @@ def set_memberships(
     (or is a list of ``(unit, role)`` pairs; a unit listed twice is refused). Units not in
     it lose their membership of that year, listed units are added or get their new role.
     Memberships of the year outside the user's scope are left as they are.
+
+    ``expected_versions`` (unit id → membership ``version`` the editor read) makes the save
+    refuse a list someone else changed meanwhile (a row's role changed or the row removed),
+    instead of silently reverting their change.
 
     Returns the diff ``{"added": [...], "removed": [...], "role_changed": [...]}`` (each
     entry has ``unit``, ``unit_name`` and the roles). Nothing is written — not even an
@@ -250,6 +255,14 @@ def set_memberships(
             m.unit_id: m for m in CommissionMembership.objects.restrict(user, VIEW)
             .select_for_update(of=("self",)).select_related("unit").filter(year=year)
         }
+        stale = [
+            unit_pk for unit_pk, version in (expected_versions or {}).items()
+            if unit_pk not in current or current[unit_pk].version != version
+        ]
+        if stale:
+            raise ValidationError(
+                _("名单在您打开后已被他人修改，未保存。请刷新页面后重新调整。"), code="stale"
+            )
         visible_units = {u.pk: u for u in Unit.objects.restrict(user, VIEW).filter(pk__in=list(wanted))}
         missing = [u.name for pk, (u, _r) in wanted.items() if pk not in visible_units]
         if missing:

@@ -332,6 +332,11 @@ class MembershipListSaveView(_YearActionView):
             role = request.POST.get(f"role_{m.unit_id}", m.role)
             wanted.append((m.unit, role))
         reason = request.POST.get("reason", "").strip()
+        try:
+            expected = {int(k[len("version_"):]): int(v) for k, v in request.POST.items() if k.startswith("version_")}
+        except ValueError:
+            messages.error(request, _("未保存：提交的数据有误，请刷新页面后重试。"))
+            return self.back(year)
 
         def ok(diff):
             if not any(diff.values()):
@@ -340,7 +345,7 @@ class MembershipListSaveView(_YearActionView):
                 "year": year, "a": len(diff["added"]), "r": len(diff["removed"]), "c": len(diff["role_changed"])}
 
         return self.run(year, lambda: services.set_memberships(user=user, year=year, units_with_roles=wanted,
-                                                                 reason=reason), ok)
+                                                                 reason=reason, expected_versions=expected), ok)
 
 
 class _CopyYearView(_YearActionView):

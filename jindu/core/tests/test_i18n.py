@@ -51,8 +51,9 @@ def test_compiled_catalogue_matches_po(tmp_path):
 
 @needs_msgfmt
 def test_po_has_no_untranslated_or_fuzzy_entries():
-    """Every msgid has an English translation that a translator has confirmed."""
-    done = msgfmt("--statistics", "--check-format", "-o", "/dev/null", str(PO))
+    """Every msgid has an English translation that a translator has confirmed, and the
+    catalog's header is complete (``--check`` includes the plural-forms header)."""
+    done = msgfmt("--statistics", "--check", "-o", "/dev/null", str(PO))
     assert done.returncode == 0, done.stderr
     # e.g. "443 translated messages, 11 fuzzy translations, 36 untranslated messages."
     stats = done.stderr.strip()

@@ -3,6 +3,8 @@ one write path, so each write leaves exactly one audit event with the actor."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
@@ -118,6 +120,28 @@ def test_membership_page_counts_and_edits(client, admin, city_units):
                            follow=True)
     assert "已有成员单位 3 个" in response.content.decode()
     assert CommissionMembership.objects.filter(year=2026).count() == 3
+
+
+def test_membership_list_save_refuses_a_stale_page(client, admin, city_units):
+    """A list saved from a page opened before someone else's change is refused, not merged
+    (DESIGN.md, concurrency): the other admin's role change survives."""
+    u = city_units
+    services.set_memberships(user=admin, year=2025, units_with_roles={u["市公安局"]: "director",
+                                                                      u["市教育局"]: "member"})
+    client.force_login(admin)
+    html = client.get(reverse("org:membership_list"), {"year": 2025}).content.decode()
+    versions = dict(re.findall(r'name="(version_\d+)" value="(\d+)"', html))
+    assert len(versions) == 2
+    # Someone else changes 市教育局's role meanwhile.
+    services.set_memberships(user=admin, year=2025, units_with_roles={u["市公安局"]: "director",
+                                                                      u["市教育局"]: "deputy"})
+    events = AuditEvent.objects.count()
+    response = client.post(reverse("org:membership_save"), {
+        "year": 2025, f"role_{u['市公安局'].pk}": "director", f"role_{u['市教育局'].pk}": "member", **versions},
+        follow=True)
+    assert "已被他人修改" in response.content.decode()
+    assert CommissionMembership.objects.get(year=2025, unit=u["市教育局"]).role == "deputy"
+    assert AuditEvent.objects.count() == events
 
 
 def test_membership_page_per_role(client, admin, city_units):
