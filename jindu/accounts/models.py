@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from jindu.core.fields import PhoneNumberField
+from jindu.core.models import NormalizedTextModel
 from jindu.core.scope import ScopedManager, ScopedQuerySet, ScopeGrant
 from jindu.geo.models import Division
 from jindu.org.models import Unit
@@ -19,7 +20,7 @@ class UserManager(DjangoUserManager.from_queryset(ScopedQuerySet)):
     pass
 
 
-class User(AbstractUser):
+class User(NormalizedTextModel, AbstractUser):
     """A person who signs in to Jindu: commission staff, officers, social workers, assessors.
 
     What a user may do comes only from :class:`RoleAssignment` rows (role × division
@@ -33,6 +34,7 @@ class User(AbstractUser):
     )
     is_demo = models.BooleanField(_("演示账号"), default=False, editable=False)
 
+    person_name_fields = ("full_name",)
     history = HistoricalRecords(excluded_fields=["password", "last_login"])
     objects = UserManager()
     # A user is visible where their unit sits; users without a unit only to country-wide grants.

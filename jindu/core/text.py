@@ -7,7 +7,7 @@ see one form):
    a name (CJK compatibility ideographs, full-width letters chosen on purpose); full-width
    spaces are handled by rule 3 instead.
 2. Removed everywhere: zero-width and byte-order marks (U+200B, U+200C, U+200D, U+2060,
-   U+FEFF) and control characters (Unicode category Cc), except line breaks and tabs in
+   U+FEFF), bidirectional embedding/override/isolate controls, and control characters (Unicode category Cc), except line breaks and tabs in
    multi-line free text. Line breaks become ``\\n``.
 3. Whitespace: every run of spaces (ASCII space, tab, U+00A0, U+3000 ideographic space and
    the other Unicode spaces) is trimmed at both ends (of the text, and of each line of
@@ -40,7 +40,11 @@ __all__ = [
     "is_cjk",
 ]
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+# Zero-width characters, byte-order mark, and the bidirectional embedding/override/isolate
+# controls (U+202A–U+202E, U+2066–U+2069) that can make stored text display differently
+# from what it is ("Trojan Source", CVE-2021-42574).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"
+                                    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _NAME_DOTS = str.maketrans({"\u2022": "\u00b7", "\u30fb": "\u00b7", "\uff65": "\u00b7",
                             "\u2027": "\u00b7", "\u22c5": "\u00b7", "\uff0e": "\u00b7"})
 # Horizontal whitespace: every Unicode space separator plus tab (not line breaks).

@@ -7,11 +7,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from jindu.core.models import NormalizedTextModel
 from jindu.core.scope import ScopedManager
 from jindu.geo.choices import Level, TownKind
 
 
-class Division(models.Model):
+class Division(NormalizedTextModel):
     """One administrative division (or a grid, 网格, defined under a village).
 
     ``code`` is the 12-digit statistical code (NBS 统计用区划代码, 2023 vintage) for

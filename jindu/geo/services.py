@@ -19,6 +19,7 @@ from jindu.core.audit import record_event
 from jindu.core.scope import ADD, CHANGE
 from jindu.core.services import ensure_in_scope
 from jindu.geo.choices import Level, TownKind
+from jindu.core.text import normalize_text
 from jindu.geo.models import Division, short_code_for
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -129,9 +130,10 @@ _CREATE_ATTEMPTS = 5
 
 
 def clean_grid_name(name: str) -> str:
-    """``name`` without surrounding (also full-width) spaces. Raises ``ValidationError``
-    (field ``name``) when empty or longer than 100 characters."""
-    cleaned = (name or "").strip().strip("\u3000").strip()
+    """``name`` in its stored form (:func:`jindu.core.text.normalize_text`: invisible and
+    control characters removed, spaces trimmed), so the duplicate check sees what is stored.
+    Raises ``ValidationError`` (field ``name``) when empty or longer than 100 characters."""
+    cleaned = normalize_text(name, multiline=False)
     if not cleaned:
         raise ValidationError({"name": _("请填写网格名称。")})
     if len(cleaned) > GRID_NAME_MAX:

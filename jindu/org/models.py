@@ -41,6 +41,7 @@ class Unit(VersionedModel):
     history = HistoricalRecords()
     scope_division_path = "division"
     scope_assigned_only_sees_jurisdiction = True
+    person_name_fields = ("head_name",)
 
     class Meta:
         verbose_name = _("单位")

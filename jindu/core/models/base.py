@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from jindu.core.scope import ScopedManager
+from jindu.core.text import normalize_name, normalize_text
 
 
 class StaleEditError(Exception):
@@ -17,7 +18,54 @@ class StaleEditError(Exception):
         self.actual = actual
 
 
-class VersionedModel(models.Model):
+def normalize_text_fields(instance: models.Model) -> None:
+    """Bring every free-text field of ``instance`` to its stored form (:mod:`jindu.core.text`).
+
+    Single-line ``CharField`` → ``normalize_text(multiline=False)``, ``TextField`` →
+    ``normalize_text``, fields named in the model's ``person_name_fields`` →
+    ``normalize_name``. Skipped: fields with choices, non-editable fields, passwords, and
+    fields that normalise themselves (identity numbers, phones).
+    """
+    from jindu.core.fields import NormalizedOnSaveMixin
+
+    names = set(getattr(instance, "person_name_fields", ()))
+    for field in instance._meta.concrete_fields:
+        if (
+            not isinstance(field, (models.CharField, models.TextField))
+            or field.choices or not field.editable or field.name == "password"
+            or isinstance(field, NormalizedOnSaveMixin)
+        ):
+            continue
+        value = getattr(instance, field.attname)
+        if not isinstance(value, str) or not value:
+            continue
+        if field.name in names:
+            clean = normalize_name(value)
+        else:
+            clean = normalize_text(value, multiline=isinstance(field, models.TextField))
+        if clean != value:
+            setattr(instance, field.attname, clean)
+
+
+class NormalizedTextModel(models.Model):
+    """Normalises free text on every way in: ``clean_fields`` (forms and imports, before
+    uniqueness is validated) and ``save`` (services, API, scripts)."""
+
+    person_name_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude=None):
+        normalize_text_fields(self)
+        super().clean_fields(exclude=exclude)
+
+    def save(self, *args, **kwargs):
+        normalize_text_fields(self)
+        super().save(*args, **kwargs)
+
+
+class VersionedModel(NormalizedTextModel):
     """Base of every domain model.
 
     ``version`` starts at 1 and is incremented by :func:`jindu.core.services.update_versioned`;
