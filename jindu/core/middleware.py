@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import OperationalError
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
 
@@ -62,3 +65,27 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class DatabaseBusyMiddleware:
+    """Answer 503 "busy, try again" instead of 500 when the embedded SQLite database stays
+    locked past its busy timeout (another connection holds the write lock, e.g. the commit
+    of a very large import). The request's own transaction has rolled back: nothing changed.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not (isinstance(exception, OperationalError) and "database is locked" in str(exception)):
+            return None
+        message = translation.gettext("系统正在写入一批数据（例如大批量导入），请稍后再试。您的操作没有生效。")
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message, "code": "busy", "errors": {}}, status=503)
+        else:
+            response = render(request, "503.html", status=503)
+        response["Retry-After"] = "30"
+        return response
