@@ -37,8 +37,9 @@ def token_was_verified(user, token) -> bool:
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """``Authorization: Token <key>``; refused (401, Chinese message) for privileged users
-    whose token was not made in an OTP-verified session."""
+    """``Authorization: Token <key>``; refused with a Chinese message for privileged users
+    whose token was not made in an OTP-verified session. The status is 403, not 401:
+    session authentication is listed first, so DRF answers 403."""
 
     def authenticate_credentials(self, key):
         user, token = super().authenticate_credentials(key)

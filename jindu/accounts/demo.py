@@ -32,7 +32,12 @@ DEMO_USERS = (
 def demo_logins() -> list[dict[str, str]]:
     """``[{username, full_name, role}]`` of the demo users that exist, for the login page."""
     roles = dict(Role.objects.values_list("code", "name"))
-    existing = set(User.objects.filter(is_demo=True).values_list("username", flat=True))
+    # Only logins that work: active, and still holding a role (an administrator may have
+    # deactivated a demo user or revoked its grant).
+    existing = set(
+        User.objects.filter(is_demo=True, is_active=True, role_assignments__isnull=False)
+        .values_list("username", flat=True)
+    )
     return [
         {"username": u, "full_name": name, "role": roles.get(role, role)}
         for u, name, role, _d, _unit in DEMO_USERS
