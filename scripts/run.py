@@ -44,7 +44,7 @@ def _banner(url: str) -> str:
         if logins:
             width = max(len(d["username"]) for d in logins)
             lines.append(f"  演示账号 demo logins (password / 密码: {DEMO_PASSWORD})")
-            lines += [f"    {d['username']:<{width}}  {d['role']} · {d['full_name']}" for d in logins]
+            lines += [f"    {d['username']:<{width}}  {'；'.join(d['roles'])} · {d['full_name']}" for d in logins]
         else:
             lines.append("  No demo users yet: run `manage.py seed_demo`.")
     else:

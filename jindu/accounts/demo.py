@@ -29,19 +29,26 @@ DEMO_USERS = (
 )
 
 
-def demo_logins() -> list[dict[str, str]]:
-    """``[{username, full_name, role}]`` of the demo users that exist, for the login page."""
-    roles = dict(Role.objects.values_list("code", "name"))
-    # Only logins that work: active, and still holding a role (an administrator may have
-    # deactivated a demo user or revoked its grant).
-    existing = set(
+def demo_logins() -> list[dict]:
+    """Demo logins that work, for the login page and ``make run``'s banner:
+    ``[{"username", "full_name", "roles": ["镇街禁毒办（府城街道）", …]}]`` in the demo list's order.
+
+    Only active demo users still holding a role (an administrator may have deactivated one
+    or revoked its grant).
+    """
+    order = {u: i for i, (u, *_rest) in enumerate(DEMO_USERS)}
+    users = (
         User.objects.filter(is_demo=True, is_active=True, role_assignments__isnull=False)
-        .values_list("username", flat=True)
+        .distinct()
+        .prefetch_related("role_assignments__role", "role_assignments__division")
     )
     return [
-        {"username": u, "full_name": name, "role": roles.get(role, role)}
-        for u, name, role, _d, _unit in DEMO_USERS
-        if u in existing
+        {
+            "username": u.username,
+            "full_name": str(u),
+            "roles": [f"{a.role}（{a.division.name}）" for a in u.role_assignments.all()],
+        }
+        for u in sorted(users, key=lambda u: (order.get(u.username, len(order)), u.username))
     ]
 
 

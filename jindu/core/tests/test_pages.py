@@ -158,12 +158,13 @@ def test_demo_logins_hidden_outside_demo(client):
 @pytest.mark.django_db
 @override_settings(JINDU_DEMO=True)
 def test_demo_logins_and_banner_in_demo_mode(client):
-    User.objects.create_user(username="demo_admin", password=PASSWORD)
-    User.objects.filter(username="demo_admin").update(is_demo=True)
-    User.objects.create_user(username="real_person", password=PASSWORD)
+    make_user(("leader", "4601"), username="demo_admin")
+    make_user(username="demo_no_role")  # its grant was revoked: not a working login
+    User.objects.filter(username__startswith="demo_").update(is_demo=True)
+    make_user(("leader", "4601"), username="real_person")
     html = client.get(reverse("login")).content.decode()
-    assert "demo_admin" in html
-    assert "real_person" not in html
+    assert "demo_admin" in html and "领导（只读）（海口市）" in html
+    assert "demo_no_role" not in html and "real_person" not in html
     assert "演示数据" in html
 
 

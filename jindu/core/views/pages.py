@@ -26,33 +26,16 @@ from jindu.navigation import module as nav_module
 TOWN_KINDS = ("subdistrict", "town", "township")  # NBS 街道/镇/乡; "town_like" counted apart
 
 
-def demo_logins() -> list[dict[str, Any]]:
-    """Demo accounts for the login page: ``[{"username", "name", "roles", "password"}]``.
-
-    Empty unless ``settings.JINDU_DEMO`` is on; the password comes from
-    ``jindu.accounts.demo.DEMO_PASSWORD`` (absent until the demo world is built).
-    """
+def demo_logins() -> tuple[list[dict[str, Any]], str]:
+    """``(logins, password)`` for the login page in demo mode, from ``jindu.accounts.demo``
+    (``([], "")`` outside demo mode). Imported lazily: core does not depend on accounts."""
     if not settings.JINDU_DEMO:
-        return []
+        return [], ""
     try:
-        from jindu.accounts.demo import DEMO_PASSWORD
+        from jindu.accounts import demo
     except ImportError:
-        DEMO_PASSWORD = ""
-    User = apps.get_model(settings.AUTH_USER_MODEL)
-    users = (
-        User.objects.filter(is_demo=True, is_active=True)
-        .prefetch_related("role_assignments__role", "role_assignments__division")
-        .order_by("pk")
-    )
-    return [
-        {
-            "username": u.username,
-            "name": str(u),
-            "roles": [f"{a.role.name}（{a.division.name}）" for a in u.role_assignments.all()],
-            "password": DEMO_PASSWORD,
-        }
-        for u in users
-    ]
+        return [], ""
+    return demo.demo_logins(), demo.DEMO_PASSWORD
 
 
 class LoginView(auth_views.LoginView):
@@ -64,7 +47,7 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["demo_logins"] = demo_logins()
+        ctx["demo_logins"], ctx["demo_password"] = demo_logins()
         ctx["failure_limit"] = getattr(settings, "AXES_FAILURE_LIMIT", 5)
         return ctx
 
