@@ -6,11 +6,12 @@ token at ``/api/token/``). Schema at ``/api/schema/``, interactive docs at ``/ap
 """
 
 from csp.decorators import csp_update
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import permissions
 from rest_framework.routers import DefaultRouter
 
+from jindu.core.api import api_not_found
 from jindu.accounts.api.views import RoleAssignmentViewSet, TokenView, UserViewSet
 from jindu.geo.api.views import DivisionViewSet
 from jindu.org.api.views import CommissionMembershipViewSet, PairingViewSet, UnitViewSet
@@ -36,4 +37,6 @@ urlpatterns = [
          name="docs"),
     path("token/", TokenView.as_view(), name="token"),
     path("", include(router.urls)),
+    # Anything else under /api/ answers in the API's own shape, not with the HTML 404 page.
+    re_path(r"^.*$", api_not_found),
 ]

@@ -137,6 +137,9 @@ class _ManageUserView(ScopedPermissionMixin, FormView):
             self.account = get_object_or_404(
                 User.objects.restrict(request.user, CHANGE).select_related("unit"), pk=kwargs["pk"]
             )
+            # Visible but not manageable (wider roles, own account, staff): refuse the page
+            # itself, not only its POST.
+            services.check_may_manage_user(actor=request.user, user=self.account)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

@@ -132,6 +132,12 @@ class SafeOrderingFilter(filters.OrderingFilter):
         return queryset
 
 
+class InvalidPage(exceptions.NotFound):
+    """404 for a page number past the end or not a number (not "record not found")."""
+
+    default_code = "invalid_page"
+
+
 class Pagination(pagination.PageNumberPagination):
     """Page-number paging; ``count`` is the real row count, ``pk`` breaks every tie."""
 
@@ -146,7 +152,11 @@ class Pagination(pagination.PageNumberPagination):
                 queryset = queryset.order_by(*order, "pk")
         else:
             queryset = queryset.order_by("pk")
-        return super().paginate_queryset(queryset, request, view)
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            pages = max(self.django_paginator_class(queryset, self.get_page_size(request)).num_pages, 1)
+            raise InvalidPage(_("页码无效或超出范围：请使用 1 到 %(pages)d 之间的整数。") % {"pages": pages}) from None
 
 
 class _IntListField(forms.Field):
@@ -465,6 +475,8 @@ def exception_handler(exc, context):
         detail = fallback % {"method": getattr(request, "method", "")}
     elif isinstance(exc, exceptions.Throttled) and exc.wait:
         detail = str(_("请求过于频繁，请 %(n)d 秒后再试。") % {"n": int(exc.wait + 0.999)})
+    elif isinstance(exc, InvalidPage):
+        code, detail = "invalid_page", str(exc.detail)
     elif status_code == 404:
         detail = fallback
     else:
@@ -485,3 +497,12 @@ __all__ = [
     "ScopedPermission", "ScopedRelatedField", "ScopedViewSetMixin", "VersionedModelSerializer",
     "exception_handler", "scope_action_for",
 ]
+
+
+def api_not_found(request, *args, **kwargs):
+    """404 for an unknown ``/api/`` address, in the API's error shape (Chinese)."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"detail": str(_("没有这个接口地址。请查看 /api/docs/。")), "code": "not_found", "errors": {}}, status=404
+    )

@@ -190,8 +190,13 @@ def test_manage_pages(longhua_office, client):
     grant(boss, "ncc_admin", "4601")
     assert 'data-testid="manage-user"' not in client.get(
         reverse("accounts:user_detail", kwargs={"pk": boss.pk})).content.decode()
-    refused = client.post(reverse("accounts:password_reset", kwargs={"pk": boss.pk}), {"password": ""})
-    assert refused.status_code == 200 and "超出您的范围" in refused.content.decode()
+    # Visible but not manageable: the page itself is refused with the reason, and so is a POST.
+    refused = client.get(reverse("accounts:password_reset", kwargs={"pk": boss.pk}))
+    assert refused.status_code == 403 and "超出您的范围" in refused.content.decode()
+    password = boss.password
+    assert client.post(reverse("accounts:password_reset", kwargs={"pk": boss.pk}), {"password": ""}).status_code == 403
+    boss.refresh_from_db()
+    assert boss.password == password
 
     leader = user_in("460106")
     grant(leader, "leader", "460106")

@@ -107,3 +107,20 @@ def test_service_refusal_keeps_its_chinese_reason(office):
         "/api/role-assignments/", {"user": target.pk, "role": "ncc_admin", "division": division("460106").pk},
         format="json"), 403)
     assert "权限超出" in body["detail"] and "_" not in body["detail"]
+
+
+def test_page_past_the_end_says_so(db):
+    from jindu.core.testing import api_client
+    from jindu.core.tests.test_pages import make_user
+
+    client = api_client(make_user(("leader", "4601")))
+    body = client.get("/api/divisions/", {"page": 999}).json()
+    assert body["code"] == "invalid_page" and "页码" in body["detail"]
+    body = client.get("/api/divisions/", {"page": "abc"}).json()
+    assert body["code"] == "invalid_page"
+
+
+def test_unknown_api_address_answers_json(client, db):
+    resp = client.get("/api/nope/")
+    assert resp.status_code == 404
+    assert resp.json()["code"] == "not_found" and "/api/docs/" in resp.json()["detail"]
