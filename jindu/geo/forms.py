@@ -89,6 +89,8 @@ class GridForm(forms.ModelForm):
 
 
 class GridRenameForm(forms.Form):
+    # The name the editor saw: a rename over someone else's newer rename is refused.
+    current_name = forms.CharField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=_("新名称"), max_length=GRID_NAME_MAX)
     reason = forms.CharField(label=_("原因"), max_length=500, required=False)
 

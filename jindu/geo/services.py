@@ -248,8 +248,14 @@ def _locked_grid(user: Any, grid: Division) -> Division:
     return locked
 
 
-def rename_grid(*, user: Any, grid: Division, name: str, reason: str = "") -> tuple[Division, bool]:
+def rename_grid(
+    *, user: Any, grid: Division, name: str, reason: str = "", expected_name: str | None = None
+) -> tuple[Division, bool]:
     """Give ``grid`` a new name (unique within its village); its code stays.
+
+    ``expected_name``: the name the editor saw; when the stored name differs (someone
+    renamed the grid meanwhile) the rename is refused (``ValidationError`` on ``name``)
+    instead of silently replacing the newer name.
 
     Returns ``(grid, changed)``; an unchanged name writes nothing. Raises
     ``PermissionDenied`` outside the user's ``geo.change_division`` scope and
@@ -260,6 +266,9 @@ def rename_grid(*, user: Any, grid: Division, name: str, reason: str = "") -> tu
     with transaction.atomic():
         locked = _locked_grid(user, grid)
         old = locked.name
+        if expected_name is not None and normalize_text(expected_name, multiline=False) != old:
+            raise ValidationError({"name": _("该网格在您打开后已被改名为“%(name)s”，未保存。请刷新后重试。")
+                                   % {"name": old}})
         if old == name:
             return locked, False
         village = locked.parent

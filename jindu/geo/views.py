@@ -259,7 +259,8 @@ class GridRenameView(_GridChangeView):
             return self.village_response(grid.parent, grid_errors=errors, grid_error_for=grid.pk)
         try:
             grid, changed = services.rename_grid(user=request.user, grid=grid, name=form.cleaned_data["name"],
-                                                 reason=form.cleaned_data["reason"])
+                                                 reason=form.cleaned_data["reason"],
+                                                 expected_name=form.cleaned_data["current_name"] or None)
         except ValidationError as exc:
             return self.village_response(grid.parent, grid_errors=_messages(exc), grid_error_for=grid.pk)
         except PermissionDenied:

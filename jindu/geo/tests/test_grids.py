@@ -330,3 +330,15 @@ def test_concurrent_creates_get_different_codes(committed_manager, django_db_blo
             t.join(timeout=60)
         assert sorted(outcomes) == [f"{target.code}-01", f"{target.code}-02"], outcomes
         assert Division.objects.filter(parent=target, level="grid").count() == 2
+
+
+def test_rename_from_a_stale_page_is_refused(client, village, town_manager):
+    grid = services.create_grid(user=town_manager, village=village, name="东片网格")
+    client.force_login(town_manager)
+    # Someone renames the grid after this page showed "东片网格".
+    services.rename_grid(user=town_manager, grid=grid, name="东区网格")
+    response = client.post(reverse("geo:grid_rename", args=[grid.pk]),
+                           {"current_name": "东片网格", "name": "东一网格"})
+    assert "已被改名为“东区网格”" in response.content.decode()
+    grid.refresh_from_db()
+    assert grid.name == "东区网格"
