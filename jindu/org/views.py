@@ -228,6 +228,12 @@ class _YearActionView(ScopedPermissionMixin, View):
     def back(self, year: int):
         return HttpResponseRedirect(f"{reverse(self.page_url)}?year={year}")
 
+    def refuse(self, form, year: int, message: str = gettext_noop("未保存：%(reason)s")):
+        """Say why the form was refused (nothing written) and go back to the year's page.
+        ``message`` is a msgid with ``%(reason)s``."""
+        messages.error(self.request, _(message) % {"reason": _form_error_text(form)})
+        return self.back(year)
+
     def run(self, year: int, call, ok_message):
         try:
             result = call()
@@ -301,8 +307,7 @@ class MembershipAddView(_YearActionView):
         year = _year_param(request, local_today().year)
         form = MembershipAddForm(request.POST, user=request.user)
         if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
-            return self.back(year)
+            return self.refuse(form, year)
         data = form.cleaned_data
         return self.run(
             data["year"],
@@ -359,8 +364,7 @@ class _CopyYearView(_YearActionView):
         form = CopyYearForm(request.POST)
         year = _year_param(request, local_today().year)
         if not form.is_valid():
-            messages.error(request, _("未复制：%(reason)s") % {"reason": _form_error_text(form)})
-            return self.back(year)
+            return self.refuse(form, year, gettext_noop("未复制：%(reason)s"))
         data = form.cleaned_data
         return self.run(
             data["to_year"],
@@ -385,8 +389,7 @@ class PairingCreateView(_YearActionView):
         year = _year_param(request, local_today().year)
         form = PairingCreateForm(request.POST, user=request.user)
         if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
-            return self.back(year)
+            return self.refuse(form, year)
         data = form.cleaned_data
         return self.run(
             data["year"],
@@ -406,8 +409,7 @@ class PairingDeleteView(_YearActionView):
         pairing = get_object_or_404(Pairing.objects.restrict(request.user, DELETE).select_related("unit", "town"), pk=pk)
         form = DeleteReasonForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _("未删除：%(reason)s") % {"reason": _form_error_text(form)})
-            return self.back(pairing.year)
+            return self.refuse(form, pairing.year, gettext_noop("未删除：%(reason)s"))
         summary = _("已删除挂点：%(unit)s → %(town)s（%(year)d 年）。") % {
             "unit": pairing.unit.name, "town": pairing.town.name, "year": pairing.year}
         return self.run(
