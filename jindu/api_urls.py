@@ -15,6 +15,10 @@ from jindu.core.api import api_not_found
 from jindu.accounts.api.views import RoleAssignmentViewSet, TokenView, UserViewSet
 from jindu.geo.api.views import DivisionViewSet
 from jindu.org.api.views import CommissionMembershipViewSet, PairingViewSet, UnitViewSet
+from jindu.enforcement.api import routes as enforcement_routes
+from jindu.inspections.api import routes as inspections_routes
+from jindu.persons.api import routes as persons_routes
+from jindu.substances.api import routes as substances_routes
 
 app_name = "api"
 
@@ -25,6 +29,10 @@ router.register("memberships", CommissionMembershipViewSet, basename="commission
 router.register("pairings", PairingViewSet, basename="pairing")
 router.register("users", UserViewSet, basename="user")
 router.register("role-assignments", RoleAssignmentViewSet, basename="roleassignment")
+# Domain apps register their own endpoints.
+for _register in (substances_routes.register, persons_routes.register, enforcement_routes.register,
+                  inspections_routes.register):
+    _register(router)
 
 _logged_in = [permissions.IsAuthenticated]
 # Swagger UI sets inline style attributes; only the documentation page gets that

@@ -65,6 +65,10 @@ INSTALLED_APPS = [
     "jindu.geo",
     "jindu.org",
     "jindu.accounts",
+    "jindu.substances",
+    "jindu.persons",
+    "jindu.enforcement",
+    "jindu.inspections",
 ]
 
 MIDDLEWARE = [

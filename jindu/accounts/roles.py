@@ -24,12 +24,18 @@ class RoleSpec:
     requires_otp: bool = False
 
 
-READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmembership", "org.view_pairing")
+READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmembership", "org.view_pairing",
+                  "substances.view_*")
+# Case work on the registry: read, register, record events and case work (no deletion:
+# wrong records are corrected on the timeline, never deleted).
+PERSONS_WORK = ("persons.view_*", "persons.add_*", "persons.change_*")
+ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*")
 
 DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec(
         "ncc_admin", _("市禁毒办管理员"), _("全市禁毒工作的管理与统筹，可管理单位、用户与授权。"),
-        ("geo.*", "org.*", "accounts.*", "core.*"),
+        ("geo.*", "org.*", "accounts.*", "core.*", "substances.*", "persons.*", "enforcement.*",
+         "inspections.*"),
         requires_otp=True,
     ),
     RoleSpec(
@@ -38,20 +44,24 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
                           "org.delete_pairing", "accounts.view_user", "accounts.view_roleassignment",
                           "accounts.add_user", "accounts.change_user",
                           # grids under villages; geo services refuse changes to statistical divisions
-                          "geo.add_division", "geo.change_division"),
+                          "geo.add_division", "geo.change_division")
+        + PERSONS_WORK + ("enforcement.view_*", "inspections.*"),
     ),
     RoleSpec(
         "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
-        READ_REFERENCE + ("org.change_unit", "accounts.view_user", "geo.add_division", "geo.change_division"),
+        READ_REFERENCE + ("org.change_unit", "accounts.view_user", "geo.add_division", "geo.change_division")
+        + PERSONS_WORK + ("inspections.*",),
     ),
     RoleSpec(
         "social_worker", _("禁毒社工"), _("负责分配给本人的吸毒人员的日常管控与帮扶。"),
-        READ_REFERENCE, assigned_only=True,
+        READ_REFERENCE + PERSONS_WORK, assigned_only=True,
     ),
-    RoleSpec("police", _("公安禁毒"), _("公安机关禁毒部门。"), READ_REFERENCE + ("accounts.view_identity_number",)),
-    RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门。"), READ_REFERENCE),
-    RoleSpec("assessor", _("考核人员"), _("年度禁毒工作考核。"), READ_REFERENCE),
-    RoleSpec("leader", _("领导（只读）"), _("查看辖区内全部数据，不可修改。"), READ_REFERENCE + ("accounts.view_user",)),
+    RoleSpec("police", _("公安禁毒"), _("公安机关禁毒部门。"),
+             READ_REFERENCE + ("accounts.view_identity_number", "enforcement.*", "inspections.*") + PERSONS_WORK),
+    RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门。"), READ_REFERENCE + ("inspections.*",)),
+    RoleSpec("assessor", _("考核人员"), _("年度禁毒工作考核。"), READ_REFERENCE + ALL_DOMAIN_VIEW),
+    RoleSpec("leader", _("领导（只读）"), _("查看辖区内全部数据，不可修改。"),
+             READ_REFERENCE + ("accounts.view_user",) + ALL_DOMAIN_VIEW),
 )
 
 

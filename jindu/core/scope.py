@@ -17,6 +17,8 @@ A scoped model declares, as class attributes:
   with ``assigned_only`` see only rows where it equals the user. Models without it are
   invisible to ``assigned_only`` grants unless ``scope_assigned_only_sees_jurisdiction``
   is true (reference data such as divisions and units).
+- ``scope_national = True`` instead, for national reference data (the controlled-substances
+  list, legal thresholds): every row is visible to any grant carrying the permission.
 
 The cost of a restricted query follows the user's subtree, not the table: the filter is
 ``<division_fk> IN (SELECT id FROM division WHERE path LIKE '<subtree>%')``, answered from
@@ -127,6 +129,8 @@ def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     """
     if _is_active_superuser(user):
         return Q()
+    if getattr(model, "scope_national", False):
+        return Q() if has_model_permission(user, model, action) else None
     div_path = getattr(model, "scope_division_path", None)
     if div_path is None:
         raise TypeError(f"{model.__name__} does not declare scope_division_path")
