@@ -17,6 +17,9 @@ A scoped model declares, as class attributes:
   with ``assigned_only`` see only rows where it equals the user. Models without it are
   invisible to ``assigned_only`` grants unless ``scope_assigned_only_sees_jurisdiction``
   is true (reference data such as divisions and units).
+- ``scope_extra_q(user, action)`` (optional classmethod): a further filter OR-ed into the
+  result — rows reachable another way (a person's approved temporary access; a transfer seen
+  by the sending side). Returns ``None`` for nothing.
 - ``scope_national = True`` instead, for national reference data (the controlled-substances
   list, legal thresholds): every row is visible to any grant carrying the permission.
 
@@ -120,6 +123,19 @@ def _division_model(model: type[models.Model], path: str) -> type[models.Model]:
 
 
 def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
+    """The filter selecting the rows ``user`` may ``action`` on ``model`` (see
+    :func:`_grant_scope_q`), widened by the model's ``scope_extra_q`` when it declares one."""
+    q = _grant_scope_q(model, user, action)
+    extra = getattr(model, "scope_extra_q", None)
+    if extra is None or q == Q():
+        return q
+    more = extra(user, action)
+    if more is None:
+        return q
+    return more if q is None else q | more
+
+
+def _grant_scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     """The filter selecting the rows ``user`` may ``action`` on ``model``.
 
     Returns ``None`` when nothing is visible, ``Q()`` when everything is (superuser, or a

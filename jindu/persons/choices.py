@@ -10,16 +10,6 @@ class Sex(models.TextChoices):
     UNKNOWN = "U", _("未知")
 
 
-class DocumentType(models.TextChoices):
-    """Identity documents other than the resident identity card (GB 11643)."""
-
-    PASSPORT = "passport", _("护照")
-    HK_MACAO_PERMIT = "hk_macao_permit", _("港澳居民来往内地通行证")
-    TAIWAN_PERMIT = "taiwan_permit", _("台湾居民来往大陆通行证")
-    FOREIGN_RESIDENCE = "foreign_residence", _("外国人永久居留身份证")
-    OTHER = "other", _("其他证件")
-
-
 class EventKind(models.TextChoices):
     """What can happen to a person; the status is derived from these (``persons.rules``).
 
@@ -51,6 +41,18 @@ class EventKind(models.TextChoices):
     DEATH = "death", _("死亡")
     EMIGRATION = "emigration", _("出境定居")
     CORRECTION = "correction", _("更正错误记录")
+
+
+class EventSource(models.TextChoices):
+    """Who reported the event (the paper trail behind it)."""
+
+    POLICE = "police", _("公安机关")
+    FACILITY = "facility", _("戒毒场所")
+    TOWN = "town", _("镇街禁毒办")
+    SOCIAL_WORKER = "social_worker", _("禁毒社工")
+    SCREENING = "screening", _("滚动排查")
+    IMPORT = "import", _("批量导入")
+    OTHER = "other", _("其他")
 
 
 class TestResult(models.TextChoices):
@@ -111,3 +113,54 @@ class AssistanceKind(models.TextChoices):
     FARMING_GUIDANCE = "farming_guidance", _("种养殖指导")
     MEDICAL = "medical", _("医疗救治")
     SOCIAL_SECURITY = "social_security", _("低保及社会保障")
+
+
+class DueKind(models.TextChoices):
+    """Kinds of recurring or one-off work the schedule makes due (``schedule.py``)."""
+
+    URINALYSIS = "urinalysis", _("尿检")
+    HAIR_TEST = "hair_test", _("毛发检测")
+    CONTACT = "contact", _("联系（谈话）")
+    HOME_VISIT = "home_visit", _("家访")
+    REASSESSMENT = "reassessment", _("风险评估")
+    PLAN_REVIEW = "plan_review", _("帮扶计划回顾")
+    REPORT = "report", _("报到")
+    HANDOVER = "handover", _("出所衔接")
+
+
+class HandoverStatus(models.TextChoices):
+    NOTIFIED = "notified", _("已接出所通知")
+    RECEIVED = "received", _("已接回")
+    REPORTED = "reported", _("已报到")
+    AGREEMENT_SIGNED = "agreement_signed", _("已签协议")
+    FAILED = "failed", _("未衔接（逾期）")
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("待接收")
+    ACCEPTED = "accepted", _("已接收")
+    REJECTED = "rejected", _("已退回")
+    CANCELLED = "cancelled", _("已撤销")
+
+
+class ScreeningOutcome(models.TextChoices):
+    """Result of verifying one person in a rolling screening round (滚动排查)."""
+
+    SEEN = "seen", _("见面核实")
+    MOVED = "moved", _("已迁出")
+    LOST_CONTACT = "lost_contact", _("失联")
+    DIED = "died", _("死亡")
+    NEWLY_FOUND = "newly_found", _("新发现")
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", _("待决定")
+    ACCEPTED = "accepted", _("已同意")
+    REJECTED = "rejected", _("已驳回")
+
+
+class AccessStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+    REVOKED = "revoked", _("已撤销")
