@@ -83,3 +83,40 @@ def short_code_for(code: str, level: str) -> str:
     n = _SHORT_LEN.get(level)
     return code[:n] if n else code
 
+
+
+class Population(models.Model):
+    """A published population figure of a division for one year (the denominator of "share
+    of current drug users in the population" and other per-capita indicators).
+
+    ``kind``: census resident (普查常住人口), year-end resident (年末常住人口), registered
+    (户籍人口). Every figure keeps its source; administrators add figures the shipped file
+    lacks (towns: not published outside the NBS township tabulation).
+    """
+
+    class Kind(models.TextChoices):
+        CENSUS_RESIDENT = "census resident", _("普查常住人口")
+        YEAR_END_RESIDENT = "year-end resident", _("年末常住人口")
+        REGISTERED = "registered", _("户籍人口")
+
+    division = models.ForeignKey(Division, verbose_name=_("区划"), on_delete=models.CASCADE, related_name="populations")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    kind = models.CharField(_("口径"), max_length=20, choices=Kind.choices)
+    population = models.PositiveIntegerField(_("人口数"))
+    source_doc = models.TextField(_("来源文件"))
+    source_ref = models.TextField(_("出处"), blank=True)
+    confidence = models.CharField(_("可信度"), max_length=20, blank=True)
+
+    history = HistoricalRecords()
+    objects = ScopedManager()
+    scope_division_path = "division"
+    scope_assigned_only_sees_jurisdiction = True
+
+    class Meta:
+        verbose_name = _("人口数据")
+        verbose_name_plural = _("人口数据")
+        ordering = ["division__code", "-year", "kind"]
+        constraints = [models.UniqueConstraint(fields=["division", "year", "kind"], name="geo_population_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.division} {self.year} {self.population}"

@@ -113,7 +113,48 @@ def load_city(city_code: str) -> LoadResult:
     if to_update:
         bulk_update_with_history(to_update, Division, ["name", "town_kind"], batch_size=500)
     result.updated = len(to_update)
+    load_population(city_code)
     return result
+
+
+POPULATION_CSV = DATA_DIR / "population.csv"
+
+
+def load_population(city_code: str) -> int:
+    """Create the shipped population figures (``data/population.csv``, each with its
+    source) of the city and its province and districts; existing figures — possibly
+    corrected by an administrator — are kept. Returns how many were created."""
+    from jindu.geo.models import Population
+
+    prefix = city_code[:2]
+    created = 0
+    with POPULATION_CSV.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            code = row["code"].strip()
+            if not code.startswith(prefix):
+                continue
+            division = Division.objects.filter(code=code.ljust(12, "0")).first()
+            if division is None:
+                continue
+            _obj, made = Population.objects.get_or_create(
+                division=division, year=int(row["year"]), kind=row["kind"].strip(),
+                defaults={"population": int(row["population"]), "source_doc": row["source_doc"].strip(),
+                          "source_ref": row["source_ref"].strip(), "confidence": row["confidence"].strip()})
+            created += made
+    return created
+
+
+def population_of(division: Division, year: int) -> "Population | None":
+    """The figure to divide by for ``division`` in ``year``: the latest year ≤ ``year``,
+    preferring year-end resident, then census resident, then registered population
+    (population.md: "census for 2020, year-end resident later; store year and kind")."""
+    from jindu.geo.models import Population
+
+    order = {Population.Kind.YEAR_END_RESIDENT: 0, Population.Kind.CENSUS_RESIDENT: 1, Population.Kind.REGISTERED: 2}
+    figures = list(Population.objects.filter(division=division, year__lte=year))
+    if not figures:
+        return None
+    return min(figures, key=lambda p: (-p.year, order.get(p.kind, 9)))
 
 
 # -- grids (网格) -----------------------------------------------------------------------
