@@ -71,3 +71,15 @@ class PersonState:
     rehab_episodes: int = 0  # measures ever ordered (社戒, 社康, 强戒)
     positive_tests: list[dt.date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # human-readable explanations of the derivation
+    # Added by rules.py (additive; see rules.derive_state for the meaning of each):
+    flags: list[str] = field(default_factory=list)  # warning codes, rules.FLAGS
+    report_overdue: bool = False  # order not reported by report_due_on (deemed refusal, JDTL 14)
+    admitted_on: dt.date | None = None  # admission to the isolation facility
+    extension_months: int = 0  # isolation extensions counted (≤ 12, JDF 47 para 3)
+    days_at_large: int = 0  # isolation days at large, added to the end (JDTL 32)
+    early_release_possible_from: dt.date | None = None  # JDF 47 para 2; None if barred (JDTL 32/38)
+    serious_breach_on: dt.date | None = None  # day a JDTL 20 threshold was reached
+    violations: int = 0  # recorded violations of the agreement within the measure in force
+    ever_refused_or_breached: bool = False  # any community measure refused or seriously breached
+    measures_ordered: list[tuple[str, dt.date]] = field(default_factory=list)  # (EventKind of order, date)
+    abstinence_rule: str = ""  # RulesConfig.abstinence_clock used
