@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "jindu.persons",
     "jindu.enforcement",
     "jindu.inspections",
+    "jindu.workforce",
 ]
 
 MIDDLEWARE = [
@@ -255,3 +256,8 @@ JINDU_IMPORT_MAX_BYTES = int(os.environ.get("JINDU_IMPORT_MAX_BYTES", str(20 * 1
 # Domain settings --------------------------------------------------------------------
 # The demo city loaded by `make run`; nothing else depends on it.
 JINDU_DEMO_CITY = os.environ.get("JINDU_DEMO_CITY", "460100")
+
+# Drug-control social worker staffing (jindu.workforce.staffing): one worker per 30 current
+# drug users plus one per 40 people abstinent three years (the seed's Qiongshan model);
+# "rounding" is "ceil" (default: ceiling of the sum) or "half_up".
+JINDU_WORKFORCE = {"users_per_worker": 30, "abstinent_per_worker": 40, "rounding": "ceil"}

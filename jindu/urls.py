@@ -10,6 +10,7 @@ urlpatterns = [
     path("persons/", include("jindu.persons.urls")),
     path("enforcement/", include("jindu.enforcement.urls")),
     path("inspections/", include("jindu.inspections.urls")),
+    path("workforce/", include("jindu.workforce.urls")),
     path("api/", include("jindu.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

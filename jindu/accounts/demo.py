@@ -38,7 +38,9 @@ def demo_logins() -> list[dict]:
     """
     order = {u: i for i, (u, *_rest) in enumerate(DEMO_USERS)}
     users = (
-        User.objects.filter(is_demo=True, is_active=True, role_assignments__isnull=False)
+        # The listed demo logins only: modules' demo worlds create many more demo accounts
+        # (a brigade's social workers), which would bury the login page.
+        User.objects.filter(is_demo=True, is_active=True, role_assignments__isnull=False, username__in=order)
         .distinct()
         .prefetch_related("role_assignments__role", "role_assignments__division")
     )

@@ -29,13 +29,13 @@ READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmemb
 # Case work on the registry: read, register, record events and case work (no deletion:
 # wrong records are corrected on the timeline, never deleted).
 PERSONS_WORK = ("persons.view_*", "persons.add_*", "persons.change_*")
-ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*")
+ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*", "workforce.view_*")
 
 DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec(
         "ncc_admin", _("市禁毒办管理员"), _("全市禁毒工作的管理与统筹，可管理单位、用户与授权。"),
         ("geo.*", "org.*", "accounts.*", "core.*", "substances.*", "persons.*", "enforcement.*",
-         "inspections.*"),
+         "inspections.*", "workforce.*"),
         requires_otp=True,
     ),
     RoleSpec(
@@ -45,16 +45,16 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
                           "accounts.add_user", "accounts.change_user",
                           # grids under villages; geo services refuse changes to statistical divisions
                           "geo.add_division", "geo.change_division")
-        + PERSONS_WORK + ("enforcement.view_*", "inspections.*"),
+        + PERSONS_WORK + ("persons.approve_temporary_access", "enforcement.view_*", "inspections.*", "workforce.*"),
     ),
     RoleSpec(
         "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
         READ_REFERENCE + ("org.change_unit", "accounts.view_user", "geo.add_division", "geo.change_division")
-        + PERSONS_WORK + ("inspections.*",),
+        + PERSONS_WORK + ("inspections.*", "workforce.*"),
     ),
     RoleSpec(
         "social_worker", _("禁毒社工"), _("负责分配给本人的吸毒人员的日常管控与帮扶。"),
-        READ_REFERENCE + PERSONS_WORK, assigned_only=True,
+        READ_REFERENCE + PERSONS_WORK + ("workforce.view_*",), assigned_only=True,
     ),
     RoleSpec("police", _("公安禁毒"), _("公安机关禁毒部门。"),
              READ_REFERENCE + ("accounts.view_identity_number", "enforcement.*", "inspections.*") + PERSONS_WORK),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-BENCHES = {"scope": "jindu.bench.scope"}
+BENCHES = {"scope": "jindu.bench.scope", "persons": "jindu.bench.persons",
+           "enforcement": "jindu.bench.enforcement"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,6 +82,12 @@ class Person(VersionedModel):
     driving_licence_classes = models.CharField(_("准驾车型"), max_length=50, blank=True)
     licence_cancelled_on = models.DateField(_("驾驶证注销日期"), null=True, blank=True)
     is_demo = models.BooleanField(_("演示数据"), default=False, editable=False)
+    # Set when a city user merges this record into another (services.merge): every record of
+    # this person then belongs to ``merged_into``; this row stays (nothing is deleted) but is
+    # no longer a person of its own — lists and statistics exclude it.
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("已合并至"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="merged_duplicates", editable=False)
 
     # Derived from the timeline and assessments (services.recompute_person); never edited.
     status = models.CharField(_("管控状态"), max_length=32, choices=Status.choices,
@@ -491,6 +497,14 @@ class TemporaryAccess(VersionedModel):
     scope_division_path = "person__residence_division"
 
     objects = ScopedManager()
+
+    @classmethod
+    def scope_extra_q(cls, user, action):
+        # The requester is outside the person's scope by definition: they read their own
+        # requests (status, expiry), nothing else (services.access).
+        if action != VIEW or user is None or not getattr(user, "is_authenticated", False):
+            return None
+        return Q(user=user)
 
     class Meta:
         verbose_name = _("临时查阅权限")

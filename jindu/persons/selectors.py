@@ -25,6 +25,7 @@ def find_person_by_identity(identity_number: Any, *, document_type: str = Docume
     """The registered person with this identity number (any accepted form: 15/18 digits,
     full-width, lower-case x), or ``None``; ``None`` too for a number that is not valid.
 
+    A record merged into another answers with the person it was merged into.
     Unscoped on purpose: used to *link* records (a suspect, a positive drug-driving test)
     to the one registry row instead of creating a duplicate. Callers must not show the
     person's data to a user who cannot see the person (check with :func:`persons_for`).
@@ -33,4 +34,9 @@ def find_person_by_identity(identity_number: Any, *, document_type: str = Docume
         lookup = identity_lookup("identity_number", identity_number, document_type=document_type)
     except ValidationError:
         return None
-    return Person.objects.filter(**lookup).first()
+    person = Person.objects.filter(**lookup).first()
+    seen = set()
+    while person is not None and person.merged_into_id and person.pk not in seen:  # follow merges
+        seen.add(person.pk)
+        person = person.merged_into
+    return person

@@ -78,7 +78,7 @@ def test_login_dashboard_and_division_tree(live_server, haikou, page):
         page.click("button[type=submit]:has-text('保存')")
         page.wait_for_selector(".alert-success")
         assert "王五" in page.content()
-        page.click("[data-nav=persons]")
+        page.click("[data-nav=prevention]")
         assert "尚未建设" in page.locator("[data-testid=module-pending]").inner_text()
 
         # the user menu shows the role and switches the language (POST to set_language)

@@ -108,7 +108,7 @@ def test_navigation_lists_every_module_and_pending_ones_say_so(client):
                 "prevention", "cultivation", "monitoring", "assessment", "reporting"]:
         assert f'data-nav="{key}"' in html
     assert "建设中" in html
-    resp = client.get(reverse("module_pending", args=["persons"]))
+    resp = client.get(reverse("module_pending", args=["prevention"]))
     assert resp.status_code == 200
     assert "尚未建设" in resp.content.decode()
     assert client.get(reverse("module_pending", args=["nonsense"])).status_code == 404
@@ -158,13 +158,16 @@ def test_demo_logins_hidden_outside_demo(client):
 @pytest.mark.django_db
 @override_settings(JINDU_DEMO=True)
 def test_demo_logins_and_banner_in_demo_mode(client):
-    make_user(("leader", "4601"), username="demo_admin")
-    make_user(username="demo_no_role")  # its grant was revoked: not a working login
-    User.objects.filter(username__startswith="demo_").update(is_demo=True)
+    make_user(("leader", "4601"), username="leader")  # one of the listed demo logins
+    make_user(username="city_admin")  # its grant was revoked: not a working login
+    # A module's demo world makes many more demo accounts (a brigade's workers): not listed.
+    make_user(("leader", "4601"), username="qs_worker_01")
+    User.objects.filter(username__in=["leader", "city_admin", "qs_worker_01"]).update(is_demo=True)
     make_user(("leader", "4601"), username="real_person")
     html = client.get(reverse("login")).content.decode()
-    assert "demo_admin" in html and "领导（只读）（海口市）" in html
-    assert "demo_no_role" not in html and "real_person" not in html
+    assert "<code>leader</code>" in html
+    assert "领导（只读）（海口市）" in html
+    assert "city_admin" not in html and "real_person" not in html and "qs_worker_01" not in html
     assert "演示数据" in html
 
 

@@ -2,4 +2,13 @@
 
 
 def register(router) -> None:
-    pass
+    from jindu.persons.api.views import (
+        ContactViewSet, DueItemViewSet, EventViewSet, PersonViewSet, RiskAssessmentViewSet, DrugTestViewSet,
+    )
+
+    router.register("persons", PersonViewSet, basename="person")
+    router.register("events", EventViewSet, basename="event")
+    router.register("tests", DrugTestViewSet, basename="test")
+    router.register("contacts", ContactViewSet, basename="contact")
+    router.register("assessments", RiskAssessmentViewSet, basename="riskassessment")
+    router.register("due-items", DueItemViewSet, basename="dueitem")

@@ -78,16 +78,17 @@ def _fill_from_identity(person: Person) -> None:
     person.birth_date, person.sex = born, sex
 
 
-def _check_residence(division) -> None:
+def _check_residence(division, *, allow_town: bool = False) -> None:
     from jindu.geo.choices import Level
 
-    if division is not None and division.level not in (Level.VILLAGE, Level.GRID):
+    allowed = (Level.VILLAGE, Level.GRID) + ((Level.TOWN,) if allow_town else ())
+    if division is not None and division.level not in allowed:
         raise ValidationError({"residence_division": _("居住地须选择到村（社区）或网格")})
 
 
 @transaction.atomic
 def register_person(*, user: Any, data: Mapping[str, Any], drugs: Iterable[Any] = (),
-                    events: Iterable[Mapping[str, Any]] = ()) -> Person:
+                    events: Iterable[Mapping[str, Any]] = (), external: bool = False) -> Person:
     """Register a person from ``data`` (keys of :data:`PERSON_FIELDS`), the substances used
     and optional first timeline events (mappings of :data:`EVENT_FIELDS`).
 
@@ -96,11 +97,13 @@ def register_person(*, user: Any, data: Mapping[str, Any], drugs: Iterable[Any] 
     ``PermissionDenied`` when the residence is outside the divisions where ``user`` may add
     people. Nothing is written in either case. Near duplicates (same name and birth date, or
     the same phone) are not refused: a :class:`MergeProposal` is raised for a city user.
+    ``external`` (see :func:`register_person_from_external`) accepts a town as the residence
+    when the village is not known yet.
     """
     person = Person(**{k: v for k, v in data.items() if k in PERSON_FIELDS})
     if not person.registered_on:
         person.registered_on = local_today()
-    _check_residence(person.residence_division)
+    _check_residence(person.residence_division, allow_town=external)
     person.full_clean(exclude=["identity_number_digest"])
     _fill_from_identity(person)
     person.needs_name_check = needs_manual_check(person.name)
@@ -111,6 +114,7 @@ def register_person(*, user: Any, data: Mapping[str, Any], drugs: Iterable[Any] 
     except IntegrityError as exc:  # a concurrent registration of the same number won
         raise DuplicatePersonError({"identity_number": _("该证件号码已登记")}, code="duplicate") from exc
     person.drugs.set(list(drugs))
+    _assign_to_registering_worker(person, user)
     ensure_in_scope(person, user=user, action=ADD)
     for event_data in events:
         _create_event(user=user, person=person, data=event_data)
@@ -118,6 +122,48 @@ def register_person(*, user: Any, data: Mapping[str, Any], drugs: Iterable[Any] 
                  changes={**_summary(data), "drugs": sorted(d.pk for d in person.drugs.all())})
     propose_duplicates(person)
     return recompute_person(person)
+
+
+def register_person_from_external(*, user: Any, name: str, id_number: str, division: Any, source: str,
+                                  found_on: dt.date | None = None, holds_driving_licence: bool = False
+                                  ) -> Person | None:
+    """Link or register a person found using drugs by another module (a positive
+    drug-driving test, a suspect found using): the registered person with this identity
+    number if there is one (never a duplicate), otherwise a new registration at ``division``
+    (the town or village where they were found; the town office then verifies the village
+    of residence) with a ``found_using`` event from the police dated ``found_on``.
+
+    Returns ``None`` when ``user`` may not register people (the caller keeps its own record
+    and links later). Raises ``ValidationError`` for an invalid identity number.
+    """
+    from jindu.core.scope import has_model_permission
+    from jindu.persons.choices import EventSource
+    from jindu.persons.selectors import find_person_by_identity
+
+    existing = find_person_by_identity(id_number)
+    if existing is not None:
+        return existing
+    if not has_model_permission(user, Person, ADD):
+        return None
+    found_on = found_on or local_today()
+    return register_person(
+        user=user, external=True,
+        data={"name": name, "identity_number": id_number, "residence_division": division,
+              "registered_on": found_on, "holds_driving_licence": holds_driving_licence},
+        events=[{"kind": EventKind.FOUND_USING, "occurred_on": found_on, "source": EventSource.POLICE,
+                 "notes": source}],
+    )
+
+
+def _assign_to_registering_worker(person: Person, user: Any) -> None:
+    """A social worker (assigned-only grant) who registers someone in their area becomes the
+    person's worker; otherwise they could not see the person they just registered."""
+    if person.assigned_worker_id is not None or getattr(user, "pk", None) is None:
+        return
+    if Person.objects.restrict(user, ADD).filter(pk=person.pk).exists():
+        return
+    person.assigned_worker = user
+    person.save(update_fields=["assigned_worker"])
 
 
 def _raise_if_registered(person: Person) -> None:
@@ -248,11 +294,12 @@ def near_duplicates(person: Person) -> list[tuple[Person, list[str]]]:
     same normalised phone (peer-cases 16/18). Different document types with the same number
     are *not* duplicates (a passport and a travel permit may share a number)."""
     found: dict[int, tuple[Person, list[str]]] = {}
+    live = Person.objects.filter(merged_into__isnull=True).exclude(pk=person.pk)  # merged shells are not people
     if person.birth_date:
-        for other in Person.objects.filter(name=person.name, birth_date=person.birth_date).exclude(pk=person.pk):
+        for other in live.filter(name=person.name, birth_date=person.birth_date):
             found.setdefault(other.pk, (other, []))[1].append("same_name_and_birth_date")
     if person.phone:
-        for other in Person.objects.filter(phone=person.phone).exclude(pk=person.pk):
+        for other in live.filter(phone=person.phone):
             found.setdefault(other.pk, (other, []))[1].append("same_phone")
     return list(found.values())
 

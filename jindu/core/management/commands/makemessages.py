@@ -1,0 +1,12 @@
+"""``makemessages`` that also extracts ``_g("…")``.
+
+Several modules import ``gettext as _g`` (because ``_`` is already ``gettext_lazy`` there);
+xgettext only knows the standard keywords, so without this their strings never reach
+``jindu/locale`` and stay Chinese on English pages.
+"""
+
+from django.core.management.commands.makemessages import Command as MakeMessagesCommand
+
+
+class Command(MakeMessagesCommand):
+    xgettext_options = [*MakeMessagesCommand.xgettext_options, "--keyword=_g"]

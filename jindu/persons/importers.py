@@ -1,0 +1,447 @@
+"""Spreadsheet imports of the registry: people (``persons.person``) and drug-test results
+(``persons.test_result``), through the core engine (:mod:`jindu.core.imports`: xlsx/csv,
+encodings, merged cells, numeric-cell and date rules, preview, all-or-nothing commit).
+
+People: one row per person, identified by (证件类型, 证件号码) normalised — full-width digits,
+lower-case x and a 15-digit first-generation number all name the same person, so two rows
+of one file naming the same person are both refused as in-file duplicates (peer case 6) and
+a row naming a person already registered (and in the importer's scope) updates that person
+instead of creating a second one (peer case 17). New people are written by
+:func:`jindu.persons.services.register_person`, edits by ``update_person``: the same
+validation, audit event, scope re-check and duplicate check as registration by hand. The
+control status is derived from the timeline and is never imported (a 管控状态 column is
+ignored with a warning); 初次查获日期 becomes the first "found using" event of a new person.
+
+Test results: one row per test, appended to the person's timeline by
+:func:`jindu.persons.services.casework.record_test` (through ``add_event``). A row naming a
+test already on the timeline (same person, kind and date, not voided) with the same
+result is "unchanged", so re-importing a file adds nothing; with a different result it is
+refused (a wrong record is corrected on the timeline, never overwritten).
+
+Memory: these importers keep nothing per row themselves (look-ups are cached per distinct
+value), but the core engine is not streaming: ``readers.read_table`` builds every row's
+cells and ``engine.prepare_import`` keeps every parsed row before the first row is written,
+so peak memory grows with the file (a 100,000-row registry file is held whole).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from jindu.core.fields import IdentityNumberFormField
+from jindu.core.idnumbers import DocumentType, IdentityNumberError, mask_identity_number, normalize_document_number
+from jindu.core.imports import (
+    BooleanColumn, CellError, ChoiceColumn, Column, DateColumn, IdentityNumberColumn, Importer, PhoneColumn,
+    TextColumn, register,
+)
+from jindu.core.imports.columns import cell_text
+from jindu.core.scope import CHANGE, VIEW
+from jindu.geo.models import Division
+from jindu.org.importers import DivisionColumn
+from jindu.persons import services
+from jindu.persons.choices import EventKind, EventSource, Sex, TestResult
+from jindu.persons.models import Event, Person
+from jindu.persons.services import casework
+from jindu.persons.services.registry import PERSON_EDIT_FIELDS, PERSON_FIELDS
+from jindu.substances.models import Substance
+
+# -- substances --------------------------------------------------------------------------
+
+#: Street names written in case files for the substance they denote (common usage in the
+#: NNCC annual drug situation reports: 冰毒/麻古 methamphetamine, K粉 ketamine, 摇头丸 MDMA,
+#: 白粉 heroin). Anything else must be written as the list's Chinese name or abbreviation.
+STREET_NAMES = {
+    "冰毒": "甲基苯丙胺", "麻古": "甲基苯丙胺", "K粉": "氯胺酮", "k粉": "氯胺酮", "摇头丸": "3,4-亚甲二氧基甲基苯丙胺",
+    "白粉": "海洛因",
+}
+_SEPARATORS = re.compile(r"[、,，;；/\n]+")
+
+
+def find_substance(text: str, cache: dict) -> Substance:
+    """The controlled substance named ``text``: the list's Chinese name, a street name of
+    :data:`STREET_NAMES`, the abbreviation (MDMA) or the English name, case-insensitive.
+    Raises :class:`CellError` (Chinese) when nothing or several substances match."""
+    key = ("substance", text)
+    if key in cache:
+        found = cache[key]
+    else:
+        name = STREET_NAMES.get(text, text)
+        rows = list(Substance.objects.filter(name_zh=name).order_by("-is_active", "pk")[:2])
+        if not rows:
+            rows = list(Substance.objects.filter(Q(abbreviation__iexact=name) | Q(name_en__iexact=name))
+                        .order_by("-is_active", "pk")[:2])
+        if len(rows) > 1 and rows[0].name_zh != rows[1].name_zh:
+            found = CellError(_g("“%(value)s”对应多种管制物质，请填写《麻醉药品和精神药品品种目录》中的中文名称")
+                              % {"value": text})
+        elif not rows:
+            found = CellError(_g("未在管制物质目录中找到“%(value)s”，请填写目录中的中文名称") % {"value": text})
+        else:
+            found = rows[0]
+        cache[key] = found
+    if isinstance(found, CellError):
+        raise found
+    return found
+
+
+class SubstancesColumn(Column):
+    """Several substances in one cell, separated by 、 , ， ; or /; parsed to a list."""
+
+    kind = "substances"
+
+    def parse(self, cell, ctx):
+        text = cell_text(cell)
+        if not text:
+            return None
+        names = [n.strip() for n in _SEPARATORS.split(text) if n.strip()]
+        found: list[Substance] = []
+        for name in names:
+            substance = find_substance(name, ctx.cache)
+            if substance not in found:
+                found.append(substance)
+        return found
+
+    def to_form(self, value):
+        return [s.pk for s in value] if value else []
+
+    def display(self, value):
+        return "、".join(s.name_zh for s in value) if value else ""
+
+    def describe(self):
+        return str(self.help) or _g("管制物质中文名称（如 甲基苯丙胺、氯胺酮、依托咪酯），多种用“、”分隔")
+
+
+class SubstanceColumn(Column):
+    """One substance (see :func:`find_substance`)."""
+
+    kind = "substance"
+
+    def parse(self, cell, ctx):
+        text = cell_text(cell)
+        return find_substance(text, ctx.cache) if text else None
+
+    def to_form(self, value):
+        return "" if value is None else value.pk
+
+    def display(self, value):
+        return "" if value is None else value.name_zh
+
+
+class SynonymChoiceColumn(ChoiceColumn):
+    """A choice column that also reads a few customary synonyms of its labels."""
+
+    def __init__(self, field, header, *, synonyms=None, **kwargs):
+        super().__init__(field, header, **kwargs)
+        self.synonyms = dict(synonyms or {})
+
+    def parse(self, cell, ctx):
+        text = cell_text(cell)
+        if text in self.synonyms:
+            return self.synonyms[text]
+        return super().parse(cell, ctx)
+
+
+def _all_divisions(user):
+    return Division.objects.all()
+
+
+# -- helpers shared by both importers ---------------------------------------------------------
+
+def _labelled(error: ValidationError, importer: Importer, form: forms.BaseForm) -> ValidationError:
+    """A service's field errors as messages naming the spreadsheet column (the engine keeps
+    only the messages of errors raised while saving)."""
+    if not hasattr(error, "error_dict"):
+        return error
+    messages = []
+    for field, errors in error.message_dict.items():
+        column = importer.column_for(field)
+        if column is not None:
+            label = column.label
+        elif field in form.fields:
+            label = str(form.fields[field].label or field)
+        else:
+            label = ""
+        messages += [f"{label}：{m}" if label else m for m in errors]
+    return ValidationError(messages)
+
+
+def document_digests(raw: Any, document_type: str | None = None) -> list[str]:
+    """Blind indexes of ``raw`` as ``document_type`` (or as any type accepting it)."""
+    from jindu.core.crypto import blind_index
+
+    types = [document_type] if document_type else list(DocumentType.values)
+    out = []
+    for t in types:
+        try:
+            number = normalize_document_number(t, raw)
+        except IdentityNumberError:
+            continue
+        out.append(blind_index(number, document_type=str(t)))
+    return out
+
+
+# -- people ------------------------------------------------------------------------------------
+
+class PersonImportForm(forms.ModelForm):
+    """The registration fields of a person, validated as manual registration validates them
+    (the model's ``full_clean``, then :func:`services.register_person` / ``update_person``
+    when the row is written). The identity number is normalised for the row's document type,
+    so "changed" means a different number, not a different spelling of the same one."""
+
+    first_found_on = forms.DateField(label=_("初次查获日期"), required=False)
+
+    class Meta:
+        model = Person
+        fields = [f for f in PERSON_FIELDS if f != "registering_unit"] + ["drugs"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What is stored, before validation copies the row's values onto the instance.
+        self.stored = {name: getattr(self.instance, name) for name in PERSON_EDIT_FIELDS} \
+            if self.instance.pk else {}
+        self.stored_residence_id = self.instance.residence_division_id
+        document_type = self.data.get("document_type") or getattr(self.instance, "document_type", "") \
+            or DocumentType.RESIDENT_ID
+        if document_type not in DocumentType.values:
+            document_type = None  # the document_type field reports it
+        label = self.fields["identity_number"].label
+        self.fields["identity_number"] = IdentityNumberFormField(document_type=document_type, label=label)
+        self.fields["residence_division"].queryset = Division.objects.restrict(user, VIEW)
+        self.fields["drugs"].queryset = Substance.objects.all()
+        for name in ("sex", "registered_on", "document_type"):
+            self.fields[name].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("document_type"):
+            cleaned["document_type"] = DocumentType.RESIDENT_ID
+        return cleaned
+
+    def _post_clean(self):
+        # Empty cells of columns with model defaults take the default (the service fills
+        # sex and birth date from a resident identity number).
+        for name, default in (("sex", Sex.UNKNOWN), ("document_type", DocumentType.RESIDENT_ID)):
+            if not self.cleaned_data.get(name):
+                self.cleaned_data[name] = default
+        super()._post_clean()
+
+    def changes(self) -> list[str]:
+        """Fields of an existing person this row changes (compared as stored)."""
+        person = self.instance
+        out: list[str] = []
+        for name in PERSON_EDIT_FIELDS:
+            if name not in self.cleaned_data or name == "registering_unit":
+                continue
+            value = self.cleaned_data[name]
+            if value in (None, "") and name in ("birth_date", "sex", "registered_on", "document_type"):
+                continue  # an empty cell keeps what is stored (derived or defaulted)
+            if name == "sex" and value == Sex.UNKNOWN:
+                continue
+            if self.stored.get(name) != value:
+                out.append(name)
+        if self.cleaned_data.get("residence_division") and \
+                self.cleaned_data["residence_division"].pk != self.stored_residence_id:
+            out.append("residence_division")
+        drugs = self.cleaned_data.get("drugs")
+        if drugs is not None and "drugs" in self.data and \
+                {d.pk for d in drugs} != set(person.drugs.values_list("pk", flat=True)):
+            out.append("drugs")
+        return out
+
+    def has_changed(self):
+        if self.instance.pk is None or not hasattr(self, "cleaned_data"):
+            return super().has_changed()
+        return bool(self.changes())
+
+
+@register
+class PersonImporter(Importer):
+    name = "persons.person"
+    label = _("吸毒人员")
+    model = Person
+    form_class = PersonImportForm
+    key_fields = ("document_type", "identity_number")
+    personal_data = True
+    columns = [
+        ChoiceColumn("document_type", _("证件类型"), choices=DocumentType, required=False,
+                     help=_("居民身份证、护照等；空白为居民身份证")),
+        IdentityNumberColumn("identity_number", _("证件号码"), aliases=(_("身份证号"), _("身份证号码"), _("公民身份号码")),
+                             required=True, help=_("18位身份证号（旧15位号码自动转换），单元格须为文本格式")),
+        TextColumn("name", _("姓名")),
+        TextColumn("alias", _("曾用名或绰号")),
+        ChoiceColumn("sex", _("性别"), choices=Sex, required=False, help=_("男/女；空白时按身份证号")),
+        DateColumn("birth_date", _("出生日期"), help=_("空白时按身份证号")),
+        PhoneColumn("phone", _("联系电话")),
+        DivisionColumn("household_division", _("户籍地"), queryset=_all_divisions,
+                       help=_("户籍所在区划的12位代码或唯一名称，可为空")),
+        TextColumn("household_address", _("户籍地址")),
+        DivisionColumn("residence_division", _("居住地（村居代码或名称）"),
+                       aliases=(_("居住地"), _("居住村居"), _("村居代码"), _("所属村居")), required=True,
+                       help=_("居住村（社区）的12位统计用区划代码，或唯一的村居名称；决定管辖")),
+        TextColumn("residence_address", _("居住地址")),
+        SubstancesColumn("drugs", _("滥用毒品种类")),
+        DateColumn("registered_on", _("登记日期"), required=False, help=_("空白为今天")),
+        DateColumn("first_found_on", _("初次查获日期"), aliases=(_("首次查获日期"),),
+                   help=_("新登记人员的第一条“查获吸毒”事件；已登记人员不再写入")),
+        BooleanColumn("holds_driving_licence", _("持有机动车驾驶证")),
+        TextColumn("driving_licence_classes", _("准驾车型")),
+    ]
+
+    def get_form_kwargs(self, *, user, instance):
+        return {"user": user}
+
+    def key_of(self, values):
+        raw = values.get("identity_number")
+        if not raw:
+            return None
+        document_type = values.get("document_type") or DocumentType.RESIDENT_ID
+        try:
+            return (str(document_type), normalize_document_number(document_type, raw))
+        except IdentityNumberError:
+            return None
+
+    def key_lookup(self, values):
+        document_type = values.get("document_type") or DocumentType.RESIDENT_ID
+        return {"identity_number_digest__in": document_digests(values["identity_number"], document_type)}
+
+    def save(self, form, *, user, created):
+        cleaned = form.cleaned_data
+        try:
+            if created:
+                data = {f: cleaned[f] for f in PERSON_FIELDS if cleaned.get(f) not in (None, "")}
+                found = cleaned.get("first_found_on")
+                events = [{"kind": EventKind.FOUND_USING, "occurred_on": found, "source": EventSource.IMPORT}] \
+                    if found else []
+                return services.register_person(user=user, data=data, drugs=cleaned.get("drugs") or [],
+                                                 events=events)
+            changes = form.changes()
+            if "residence_division" in changes:
+                raise ValidationError({"residence_division": _g("居住地变更须通过人员转移办理（双方确认后生效），不能通过导入修改")})
+            data = {f: cleaned[f] for f in changes if f != "drugs"}
+            drugs = cleaned.get("drugs") if "drugs" in changes else None
+            person, _changed = services.update_person(user=user, person=Person.objects.get(pk=form.instance.pk),
+                                                      data=data, expected_version=form.instance.version, drugs=drugs)
+            return person
+        except services.DuplicatePersonError as exc:
+            raise ValidationError(_g("证件号码：该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")) from exc
+        except ValidationError as exc:
+            raise _labelled(exc, self, form) from exc
+
+
+# -- test results -----------------------------------------------------------------------------
+
+class PersonByNumberColumn(IdentityNumberColumn):
+    """The registered person with this identity (or other document) number, among the
+    people the importing user may change; the preview shows the number masked."""
+
+    kind = "person"
+
+    def parse(self, cell, ctx):
+        text = super().parse(cell, ctx)
+        if not text:
+            return None
+        key = ("person", text)
+        if key not in ctx.cache:
+            digests = document_digests(text)
+            if not digests:
+                try:
+                    normalize_document_number(DocumentType.RESIDENT_ID, text)
+                except IdentityNumberError as exc:
+                    ctx.cache[key] = CellError(exc.messages[0])
+            if key not in ctx.cache:
+                rows = list(Person.objects.restrict(ctx.user, CHANGE).select_related("residence_division")
+                            .filter(identity_number_digest__in=digests)[:2])
+                if len(rows) == 1:
+                    ctx.cache[key] = rows[0]
+                elif rows:
+                    ctx.cache[key] = CellError(_g("该号码对应多种证件的人员，请在人员页面录入"))
+                else:
+                    ctx.cache[key] = CellError(_g("未找到该证件号码对应的已登记人员，或该人员不在您的管辖范围内"))
+        found = ctx.cache[key]
+        if isinstance(found, CellError):
+            raise found
+        return found
+
+    def to_form(self, value):
+        return "" if value is None else value.pk
+
+    def display(self, value):
+        return mask_identity_number(value.identity_number) if value is not None else ""
+
+
+class DrugTestImportForm(forms.ModelForm):
+    """One test result; the person must be one the user may change."""
+
+    class Meta:
+        model = Event
+        fields = ["person", "kind", "occurred_on", "result", "substance", "notes"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].queryset = Person.objects.restrict(user, CHANGE)
+        self.fields["kind"].choices = [(k.value, k.label) for k in casework.TEST_KINDS]
+        self.fields["result"].required = True
+        self.fields["substance"].queryset = Substance.objects.all()
+        # What is stored, before validation copies the row's values onto the instance.
+        self.stored = (self.instance.result, self.instance.substance_id)
+
+    def has_changed(self):
+        if self.instance.pk is None or not hasattr(self, "cleaned_data"):
+            return super().has_changed()
+        substance = self.cleaned_data.get("substance")
+        return (self.cleaned_data.get("result"), substance.pk if substance else None) != self.stored
+
+
+TEST_KIND_CHOICES = [(EventKind.URINALYSIS.value, EventKind.URINALYSIS.label),
+                     (EventKind.HAIR_TEST.value, EventKind.HAIR_TEST.label)]
+TEST_RESULT_CHOICES = [(v.value, v.label) for v in (TestResult.NEGATIVE, TestResult.POSITIVE, TestResult.REFUSED)]
+
+
+@register
+class DrugTestResultImporter(Importer):
+    name = "persons.test_result"
+    label = _("检测结果")
+    model = Event
+    form_class = DrugTestImportForm
+    key_fields = ("person", "kind", "occurred_on")
+    personal_data = True
+    columns = [
+        PersonByNumberColumn("person", _("身份证号"), aliases=(_("证件号码"), _("身份证号码")), required=True,
+                             help=_("已登记人员的身份证号（或其他证件号码），单元格须为文本格式")),
+        SynonymChoiceColumn("kind", _("检测类型"), choices=TEST_KIND_CHOICES,
+                            synonyms={"毛发": EventKind.HAIR_TEST, "尿液检测": EventKind.URINALYSIS,
+                                      "尿液": EventKind.URINALYSIS}),
+        DateColumn("occurred_on", _("检测日期"), aliases=(_("尿检日期"), _("毛发检测日期"))),
+        SynonymChoiceColumn("result", _("结果"), aliases=(_("检测结果"),), choices=TEST_RESULT_CHOICES,
+                            synonyms={"拒绝检测": TestResult.REFUSED, "阴": TestResult.NEGATIVE,
+                                      "阳": TestResult.POSITIVE}),
+        SubstanceColumn("substance", _("检出物质"), help=_("阳性时填写检出的管制物质中文名称")),
+        TextColumn("notes", _("备注")),
+    ]
+
+    def get_form_kwargs(self, *, user, instance):
+        return {"user": user}
+
+    def key_lookup(self, values):
+        return {"person": values["person"], "kind": values["kind"], "occurred_on": values["occurred_on"]}
+
+    def match_queryset(self, *, user):
+        # Voided records do not count: a corrected test may be imported again.
+        return Event.objects.restrict(user, CHANGE).filter(corrections__isnull=True)
+
+    def save(self, form, *, user, created):
+        if not created:
+            raise ValidationError(_g("该人员当日已有一条同类检测记录，结果与文件不同。原记录如有误，请在人员时间轴上更正后再导入"))
+        data = {k: form.cleaned_data.get(k) for k in ("kind", "occurred_on", "result", "substance", "notes")}
+        data["notes"] = data["notes"] or ""
+        data["source"] = EventSource.IMPORT
+        try:
+            return casework.record_test(user=user, person=form.cleaned_data["person"], data=data)
+        except ValidationError as exc:
+            raise _labelled(exc, self, form) from exc
