@@ -7,12 +7,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import BadRequest
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from jindu.core.exports import CODE, DATE, NUMBER, ExportColumn, Exporter
 from jindu.enforcement.filtersets import CaseFilterSet
-from jindu.enforcement.models import Case
+from jindu.enforcement.models import Case, Suspect
 
 
 def case_filterset(user: Any, params: Any, queryset=None) -> CaseFilterSet:
@@ -40,11 +42,15 @@ class CaseExporter(Exporter):
         ExportColumn(_("移送起诉日期"), "transferred_on", kind=DATE),
         ExportColumn(_("案件状态"), "get_status_display"),
         ExportColumn(_("目标案件级别"), "get_target_level_display"),
-        ExportColumn(_("嫌疑人数"), lambda c: c.suspects.count(), kind=NUMBER),
+        ExportColumn(_("嫌疑人数"), "suspect_count", kind=NUMBER),
     ]
 
     def get_queryset(self, user, params=None):
         filterset = case_filterset(user, params, super().get_queryset(user, params))
         if not filterset.is_valid():
             raise BadRequest(_g("筛选条件有误，未导出：%(errors)s") % {"errors": filterset.error_text()})
-        return filterset.qs
+        # One correlated count per row inside the same query (a per-row count query made the
+        # export cost one round trip per case).
+        counts = Suspect.objects.filter(case=OuterRef("pk")).order_by().values("case").annotate(
+            n=Count("pk")).values("n")
+        return filterset.qs.annotate(suspect_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0))

@@ -111,11 +111,14 @@ class SeizureForm(_VersionedForm):
         widgets = {"seized_on": _DATE}
         help_texts = {"net_weight_g": _("净重按克填写，最多三位小数；不按纯度折算（刑法第三百五十七条第二款）。")}
 
-    def __init__(self, *args, case: Case, user=None, **kwargs):
+    def __init__(self, *args, case: Case | None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._init_version()
-        self.instance.case = case
-        self.fields["suspect"].queryset = case.suspects.order_by("id")
+        if case is not None and case.pk:
+            self.instance.case = case
+            self.fields["suspect"].queryset = case.suspects.order_by("id")
+        else:  # a case not saved yet (import): the row names its suspect itself
+            self.fields["suspect"].queryset = Suspect.objects.none()
         self.fields["substance"].queryset = Substance.objects.filter(is_active=True)
         _style(self)
 

@@ -25,6 +25,8 @@ from typing import Any
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Round, TruncMonth
 
+from django.utils.translation import gettext as _
+
 from jindu.core.scope import VIEW, user_grants
 from jindu.enforcement.choices import CaseKind, TargetLevel
 from jindu.enforcement.models import Campaign, Case, DriverTest, Gang, ScreeningSession, Seizure, Suspect
@@ -124,16 +126,24 @@ class Statistics:
 
 
 def _filtered_cases(user: Any, f: StatisticsFilter) -> QuerySet:
-    qs = cases(user)
+    return cases(user).filter(_case_q(f))
+
+
+def _case_q(f: StatisticsFilter, prefix: str = "") -> Q:
+    """The case conditions of ``f`` as a filter on a case (``prefix=""``) or on a row
+    pointing at one (``prefix="case__"``): joins, never an ``IN`` list of every case in
+    scope, so the database can start from the period's date index whatever the table holds."""
+    q = Q()
     if f.division is not None:
-        qs = qs.filter(division__path__startswith=f.division.path)
+        q &= Q(**{f"{prefix}division__path__startswith": f.division.path})
     if f.kind:
-        qs = qs.filter(kind=f.kind)
+        q &= Q(**{f"{prefix}kind": f.kind})
+    case_pk = "case_id__in" if prefix else "pk__in"  # the row's own column: no join for these
     if f.campaign is not None:
-        qs = qs.filter(pk__in=Case.campaigns.through.objects.filter(campaign=f.campaign).values("case_id"))
+        q &= Q(**{case_pk: Case.campaigns.through.objects.filter(campaign=f.campaign).values("case_id")})
     if f.substance is not None:
-        qs = qs.filter(pk__in=Seizure.objects.filter(substance=f.substance).values("case_id"))
-    return qs
+        q &= Q(**{case_pk: Seizure.objects.filter(substance=f.substance).values("case_id")})
+    return q
 
 
 def statistics(user: Any, f: StatisticsFilter) -> Statistics:
@@ -152,27 +162,27 @@ def statistics(user: Any, f: StatisticsFilter) -> Statistics:
     out.target_by_level = {lvl: levels.get(lvl, 0) for lvl in (TargetLevel.MINISTRY, TargetLevel.PROVINCE,
                                                                TargetLevel.CITY)}
     out.target_cases = sum(out.target_by_level.values())
-    case_ids = base.values("pk")
+    on_case = _case_q(f, "case__")
     out.suspects_caught = suspects(user).filter(
-        case_id__in=case_ids, caught_on__gte=f.date_from, caught_on__lte=f.date_to
+        on_case, caught_on__gte=f.date_from, caught_on__lte=f.date_to
     ).count()
     gang_qs = gangs(user).filter(is_broken_up=True, broken_up_on__gte=f.date_from, broken_up_on__lte=f.date_to)
     if f.division is not None:
         gang_qs = gang_qs.filter(division__path__startswith=f.division.path)
     if f.kind or f.campaign is not None or f.substance is not None:
-        gang_qs = gang_qs.filter(pk__in=Gang.cases.through.objects.filter(case_id__in=case_ids).values("gang_id"))
+        gang_qs = gang_qs.filter(pk__in=Gang.cases.through.objects.filter(on_case).values("gang_id"))
     out.gangs_broken = gang_qs.count()
-    seized = seizures(user).filter(case_id__in=case_ids, seized_on__gte=f.date_from, seized_on__lte=f.date_to)
+    seized = seizures(user).filter(on_case, seized_on__gte=f.date_from, seized_on__lte=f.date_to)
     if f.substance is not None:
         seized = seized.filter(substance=f.substance)
     out.seized_g = exact_gram_sum(seized)
     by_drug = (
         seized.exclude(net_weight_g__isnull=True).order_by()
-        .values("substance__name_zh", "item_name")
+        .values("substance__name_zh")
         .annotate(mg=Sum(Round(F("net_weight_g") * 1000), output_field=DecimalField(max_digits=20, decimal_places=0)))
     )
     rows = [
-        (r["substance__name_zh"] or r["item_name"] or "—",
+        (r["substance__name_zh"] or _("未列管物品"),
          (Decimal(int(Decimal(r["mg"]).to_integral_value())) / MG_PER_G).quantize(Decimal("0.001")))
         for r in by_drug
     ]

@@ -4,19 +4,21 @@ from django.utils.translation import gettext_lazy as _
 from jindu.enforcement.models import Campaign, Case, Gang, ScreeningSession
 
 _ATTRS = {"class": "table table-sm table-hover align-middle"}
+_NOWRAP = {"td": {"class": "text-nowrap"}}
 
 
 class CaseTable(tables.Table):
-    number = tables.Column(verbose_name=_("案件编号"), linkify=("enforcement:case_detail", {"pk": tables.A("pk")}))
+    number = tables.Column(verbose_name=_("案件编号"), linkify=("enforcement:case_detail", {"pk": tables.A("pk")}),
+                           attrs=_NOWRAP)
     name = tables.Column(verbose_name=_("案件名称"))
-    kind = tables.Column(verbose_name=_("类别"))
+    kind = tables.Column(verbose_name=_("类别"), attrs=_NOWRAP)
     offence = tables.Column(verbose_name=_("案由"), orderable=False)
     division = tables.Column(verbose_name=_("发案区划"), accessor="division__name", order_by=("division__code",))
     handling_unit = tables.Column(verbose_name=_("办案单位"), accessor="handling_unit__name", orderable=False)
-    filed_on = tables.DateColumn(verbose_name=_("立案日期"), format="Y-m-d")
-    solved_on = tables.DateColumn(verbose_name=_("破案日期"), format="Y-m-d")
-    status = tables.Column(verbose_name=_("状态"))
-    target_level = tables.Column(verbose_name=_("目标案件"), orderable=False)
+    filed_on = tables.DateColumn(verbose_name=_("立案日期"), format="Y-m-d", attrs=_NOWRAP)
+    solved_on = tables.DateColumn(verbose_name=_("破案日期"), format="Y-m-d", attrs=_NOWRAP)
+    status = tables.Column(verbose_name=_("状态"), attrs=_NOWRAP)
+    target_level = tables.Column(verbose_name=_("目标案件"), orderable=False, attrs=_NOWRAP)
 
     class Meta:
         model = Case
@@ -24,6 +26,9 @@ class CaseTable(tables.Table):
                   "status", "target_level")
         attrs = {**_ATTRS, "data-testid": "case-table"}
         empty_text = _("没有符合条件的案件。")
+
+    def render_target_level(self, record):
+        return record.get_target_level_display() if record.target_level else "—"
 
 
 class GangTable(tables.Table):

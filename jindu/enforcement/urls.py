@@ -3,7 +3,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
-from jindu.core.views.imports import ExportView
+from jindu.core.views.imports import ExportView, ImportTemplateView, ImportUploadView
 from jindu.enforcement import views
 from jindu.enforcement.exporters import CaseExporter, case_filterset
 
@@ -29,6 +29,9 @@ urlpatterns: list = [
     path("cases/", views.CaseListView.as_view(), name="case_list"),
     path("cases/new/", views.CaseCreateView.as_view(), name="case_create"),
     path("cases/export/", CaseExportView.as_view(), name="case_export"),
+    path("cases/import/", ImportUploadView.as_view(importer_name="enforcement.case"), name="case_import"),
+    path("cases/import/template.xlsx", ImportTemplateView.as_view(importer_name="enforcement.case"),
+         name="case_import_template"),
     path("cases/<int:pk>/", views.CaseDetailView.as_view(), name="case_detail"),
     path("cases/<int:pk>/edit/", views.CaseUpdateView.as_view(), name="case_edit"),
     path("cases/<int:case_pk>/suspects/new/", views.SuspectCreateView.as_view(), name="suspect_create"),

@@ -55,6 +55,7 @@ class _ListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
     title = ""
     add_url_name = ""
     export_url_name = ""
+    import_url_name = ""
     extra_links: tuple[tuple[str, str], ...] = ()
 
     def get_context_data(self, **kwargs):
@@ -64,6 +65,8 @@ class _ListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
             add_url=reverse(self.add_url_name) if self.add_url_name and has_model_permission(
                 self.request.user, self.model, ADD) else "",
             export_url=reverse(self.export_url_name) if self.export_url_name else "",
+            import_url=reverse(self.import_url_name) if self.import_url_name and has_model_permission(
+                self.request.user, self.model, ADD) else "",
             tab=self.tab,
         )
         return ctx
@@ -77,6 +80,7 @@ class CaseListView(_ListView):
     tab = "cases"
     add_url_name = "enforcement:case_create"
     export_url_name = "enforcement:case_export"
+    import_url_name = "enforcement:case_import"
 
     def get_base_queryset(self):
         return Case.objects.select_related("division", "handling_unit")
@@ -536,8 +540,9 @@ class StatisticsView(ScopedPermissionMixin, TemplateView):
         ctx["chart"] = {
             "categories": [m["month"] for m in stats.monthly],
             "series": [
-                {"name": _("破获案件（起）"), "data": [m["cases_solved"] for m in stats.monthly]},
-                {"name": _("缴获毒品（克）"), "data": [float(m["seized_g"]) for m in stats.monthly]},
+                {"name": _("破获案件（起）"), "unit": _("起"), "data": [m["cases_solved"] for m in stats.monthly]},
+                # Exact text ("713.079"), never a float: ECharts reads numeric strings.
+                {"name": _("缴获毒品（克）"), "unit": _("克"), "data": [m["seized_g"] for m in stats.monthly]},
             ],
         }
         return ctx

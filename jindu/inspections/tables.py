@@ -40,10 +40,11 @@ class HazardTable(tables.Table):
                            linkify=("inspections:target_detail", {"pk": tables.A("target_id")}))
     description = tables.Column(verbose_name=_("隐患"), orderable=False,
                                 linkify=("inspections:hazard_detail", {"pk": tables.A("pk")}))
-    found_at = tables.DateTimeColumn(verbose_name=_("发现时间"), format="Y-m-d")
-    deadline = tables.DateColumn(verbose_name=_("整改期限"), format="Y-m-d")
-    due = tables.Column(verbose_name=_("期限状态"), empty_values=(), orderable=False)
-    status = tables.Column(verbose_name=_("状态"))
+    found_at = tables.DateTimeColumn(verbose_name=_("发现时间"), format="Y-m-d", attrs={"td": {"class": "text-nowrap"}})
+    deadline = tables.DateColumn(verbose_name=_("整改期限"), format="Y-m-d", attrs={"td": {"class": "text-nowrap"}})
+    due = tables.Column(verbose_name=_("期限状态"), empty_values=(), orderable=False,
+                        attrs={"td": {"class": "text-nowrap"}})
+    status = tables.Column(verbose_name=_("状态"), attrs={"td": {"class": "text-nowrap"}})
     division = tables.Column(verbose_name=_("所属区划"), accessor="target__division__name",
                              order_by=("target__division__code",))
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Case as DbCase
+from django.db.models import Max, OuterRef, Subquery, Value, When
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -371,7 +372,10 @@ class HazardListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
     paginate_by = 25
 
     def get_queryset(self):
-        return selectors.hazards_for(self.request.user).order_by("deadline", "pk")
+        # Open hazards first (the overdue ones on top), then the rest by deadline: the page
+        # is a to-do list before it is an archive.
+        return selectors.hazards_for(self.request.user).order_by(
+            DbCase(When(status=HazardStatus.OPEN, then=Value(0)), default=Value(1)), "deadline", "pk")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
