@@ -24,6 +24,7 @@ from typing import Literal
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
@@ -128,7 +129,8 @@ class Period:
     @property
     def display(self) -> str:
         if self.kind in ("week", "quarter"):
-            return f"{self.label}（{self.first.isoformat()} 至 {self.last.isoformat()}）"
+            return gettext("%(label)s（%(first)s 至 %(last)s）") % {
+                "label": self.label, "first": self.first.isoformat(), "last": self.last.isoformat()}
         return self.label
 
     def contains(self, value: date | datetime) -> bool:

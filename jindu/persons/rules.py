@@ -82,11 +82,13 @@ for them; voluntary rehabilitation (JDTL 9–12) is not a measure here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from jindu.persons.choices import EventKind as K
 from jindu.persons.choices import Status, TestResult
@@ -456,9 +458,11 @@ class _Deriver:
         self.last_release_on: dt.date | None = None
 
     # -- helpers
-    def note(self, text: str, *args) -> None:
+    def note(self, text: Callable[[], str]) -> None:
+        """Add a note. ``text`` makes the (translated, formatted) sentence; it is called only
+        when notes are wanted, so bulk recomputation (``explain=False``) never translates."""
         if self.explain:
-            self.notes.append(text % args if args else text)
+            self.notes.append(text())
 
     def flag(self, code: str) -> None:
         if code not in self.flags:
@@ -476,9 +480,10 @@ class _Deriver:
                     self.ever_refused_or_breached = True
                     self.flag("report_overdue")
                     self.current_since = m.report_due_on + ONE_DAY
-                    self.note("Not reported by %s (15 days from the order, JDTL %s): counts as refusing the "
-                              "measure (JDTL 14 para 1), a ground for isolation (JDF 38 para 1(1)).",
-                              m.report_due_on, 14 if m.kind == Status.COMMUNITY_DRUG_REHAB else 38)
+                    self.note(lambda: _(
+                        "%(date)s 前未报到（%(cite)s：自收到决定之日起15日内报到）：视为拒绝接受%(measure)s"
+                        "（《戒毒条例》第十四条第一款），属于责令强制隔离戒毒的情形（《禁毒法》第三十八条第一款第（一）项）。"
+                    ) % {"date": m.report_due_on, "cite": _report_article(m.kind), "measure": _measure_name(m.kind)})
                 return
             if m.isolation and m.escaped_on is not None:
                 return
@@ -488,11 +493,12 @@ class _Deriver:
             if m.isolation:
                 m.release_assumed = True
                 self.flag("release_not_recorded")
-                self.note("Isolation term expired on %s with no release recorded; release assumed that day "
-                          "(JDTL 34).", end)
+                self.note(lambda: _("强制隔离戒毒期限已于 %(date)s 届满，但没有解除记录；按当日解除处理"
+                                    "（《戒毒条例》第三十四条）。") % {"date": end})
             else:
-                self.note("%s ended on %s when its term expired (JDTL %s, released from the expiry date).",
-                          _measure_name(m.kind), end, 23 if m.kind == Status.COMMUNITY_DRUG_REHAB else 40)
+                self.note(lambda: _("%(measure)s期限于 %(date)s 届满结束（%(cite)s：期满解除）。") % {
+                    "measure": _measure_name(m.kind), "date": end,
+                    "cite": _("《戒毒条例》第二十三条") if m.kind == Status.COMMUNITY_DRUG_REHAB else _("《戒毒条例》第四十条")})
             self.close(m, end, "expired")
 
     def close(self, m: _Measure, on: dt.date, reason: str) -> None:
@@ -520,10 +526,14 @@ class _Deriver:
         cr = _Measure(Status.COMMUNITY_REHAB, ordered_on, term_months=term,
                       report_due_on=report_due(received_on, cfg))
         self.current = cr
-        self.note("Community rehabilitation ordered on %s for %s months%s (JDF 48, JDTL 37); report by %s "
-                  "(JDTL 38: 15 days from receiving the order%s).", ordered_on, term,
-                  "" if stated else " (no term stated: default %s months, a reasoned default)" % term,
-                  cr.report_due_on, "" if received_on == ordered_on else ", received on release %s" % received_on)
+        self.note(lambda: _(
+            "%(date)s 责令社区康复，%(term)s（《禁毒法》第四十八条，《戒毒条例》第三十七条）；应于 %(due)s 前报到"
+            "（《戒毒条例》第三十八条：自收到决定之日起15日内%(received)s）。") % {
+            "date": ordered_on, "due": cr.report_due_on,
+            "term": (ngettext("期限 %(n)s 个月", "期限 %(n)s 个月", term) if stated else ngettext(
+                "决定未写明期限，按默认 %(n)s 个月（合理默认值）", "决定未写明期限，按默认 %(n)s 个月（合理默认值）",
+                term)) % {"n": term},
+            "received": "" if received_on == ordered_on else _("，%(date)s 出所时收到") % {"date": received_on}})
         return cr
 
     # -- events
@@ -564,8 +574,9 @@ class _Deriver:
             if m is not None and not m.isolation:
                 m.refused = True
                 self.ever_refused_or_breached = True
-                self.note("Refused %s on %s: a ground for isolation (JDF 38 para 1(1)); the status stays until "
-                          "a decision.", _measure_name(m.kind).lower(), day)
+                self.note(lambda: _("%(date)s 拒绝接受%(measure)s：属于责令强制隔离戒毒的情形（《禁毒法》第三十八条"
+                                    "第一款第（一）项）；作出决定前状态不变。") % {
+                    "date": day, "measure": _measure_name(m.kind)})
             else:
                 self.flag("event_outside_measure")
             return
@@ -607,8 +618,8 @@ class _Deriver:
             return
         if kind == K.RESIDENCE_CHANGED:
             if m is not None and m.running and not m.isolation:
-                self.note("Residence changed on %s: the measure continues and its clock is not restarted "
-                          "(JDTL 22, \"连续计算\").", day)
+                self.note(lambda: _("%(date)s 变更居住地：措施继续执行，期限连续计算，不重新起算"
+                                    "（《戒毒条例》第二十二条）。") % {"date": day})
             return
         if kind in (K.DEATH, K.EMIGRATION):
             if m is not None:
@@ -627,8 +638,9 @@ class _Deriver:
         if m is not None and m.running and not m.isolation:
             m.positive_dates.append(day)
             self.flag("use_during_measure")
-            self.note("Drug use detected on %s during %s: a ground for isolation (JDF 38 para 1(2)); the status "
-                      "stays until a decision.", day, _measure_name(m.kind).lower())
+            self.note(lambda: _("%(date)s 在%(measure)s期间检出吸毒：属于责令强制隔离戒毒的情形（《禁毒法》第三十八条"
+                                "第一款第（二）项）；作出决定前状态不变。") % {
+                "date": day, "measure": _measure_name(m.kind)})
         if self.current_since is None:
             self.current_since = day
         elif m is None or m.overdue:
@@ -636,17 +648,18 @@ class _Deriver:
             _clock, abstinent_on = self.abstinence(day, quiet=True)
             if abstinent_on is not None and abstinent_on <= day:
                 self.current_since = day
-                self.note("Relapse detected on %s after being abstinent three years since %s.", day, abstinent_on)
+                self.note(lambda: _("%(date)s 检出复吸，此前自 %(since)s 起已戒断三年未复吸。") % {
+                    "date": day, "since": abstinent_on})
         self.last_use = _later(self.last_use, day)
 
     def supersede(self, day: dt.date, by: str) -> None:
-        """A new order or decision replaces the measure running or awaited."""
+        """A new order or decision (``by``: its ``EventKind``) replaces the measure running or awaited."""
         m = self.current
         if m is None:
             return
         if m.running:
-            self.note("%s ended on %s, replaced by %s on %s.", _measure_name(m.kind), day - ONE_DAY,
-                      by, day)
+            self.note(lambda: _("%(measure)s于 %(end)s 结束，由 %(date)s 的%(order)s取代。") % {
+                "measure": _measure_name(m.kind), "end": day - ONE_DAY, "order": _(_ORDER_NAMES[by]), "date": day})
             self.close(m, day - ONE_DAY, "superseded")
         else:
             self.close(m, day, "superseded")
@@ -664,19 +677,22 @@ class _Deriver:
                 (day - m.escaped_on).days if m.escaped_on else 0)
             credit = max(served, 0)
             converted = True
-            self.note("Isolation converted into community drug rehabilitation on %s (JDTL 31): its last day is "
-                      "%s and the %s days served count towards the 3 years.", day, day - ONE_DAY, credit)
+            self.note(lambda: ngettext(
+                "%(date)s 强制隔离戒毒变更为社区戒毒（《戒毒条例》第三十一条）：强制隔离戒毒最后一日为 %(last)s，"
+                "已执行的 %(n)s 日计入社区戒毒的3年期限。",
+                "%(date)s 强制隔离戒毒变更为社区戒毒（《戒毒条例》第三十一条）：强制隔离戒毒最后一日为 %(last)s，"
+                "已执行的 %(n)s 日计入社区戒毒的3年期限。", credit) % {"date": day, "last": day - ONE_DAY, "n": credit})
             m.escaped_on = None
             self.close(m, day - ONE_DAY, "converted")
         else:
-            self.supersede(day, "a community drug rehabilitation order")
+            self.supersede(day, K.COMMUNITY_REHAB_ORDER)
         new = _Measure(Status.COMMUNITY_DRUG_REHAB, day, term_months=cfg.community_drug_rehab_months,
                        report_due_on=report_due(day, cfg))
         new.credit_days = credit
         new.converted_from_isolation = converted
         self.current = new
-        self.note("Community drug rehabilitation ordered on %s (JDF 33, JDTL 13); report by %s (JDTL 14: "
-                  "15 days from receiving the order).", day, new.report_due_on)
+        self.note(lambda: _("%(date)s 责令社区戒毒（《禁毒法》第三十三条，《戒毒条例》第十三条）；应于 %(due)s 前报到"
+                            "（《戒毒条例》第十四条：自收到决定之日起15日内）。") % {"date": day, "due": new.report_due_on})
 
     def order_community_rehab(self, e: TimelineEvent) -> None:
         cfg = self.config
@@ -687,20 +703,20 @@ class _Deriver:
         term = e.term_months if stated else cfg.community_rehab_default_months
         if term > cfg.community_rehab_max_months:
             self.flag("term_over_maximum")
-            self.note("Community rehabilitation ordered for %s months: capped at %s (JDF 48, \"不超过三年\").",
-                      term, cfg.community_rehab_max_months)
+            self.note(lambda: _("责令社区康复期限 %(n)s 个月，超过上限，按 %(max)s 个月计（《禁毒法》第四十八条：不超过三年）。")
+                      % {"n": term, "max": cfg.community_rehab_max_months})
             term = cfg.community_rehab_max_months
         if m is not None and m.isolation and m.running:
             m.pending_order = (day, term, stated)
-            self.note("Community rehabilitation ordered on %s while in isolation: it takes effect on release "
-                      "(JDF 48).", day)
+            self.note(lambda: _("%(date)s 在强制隔离戒毒期间责令社区康复：自解除强制隔离戒毒之日起执行"
+                                "（《禁毒法》第四十八条）。") % {"date": day})
             return
         after_release = None
         if self.last_ended is not None and self.last_ended.isolation and (m is None or not m.running):
             after_release = self.last_ended.ended_on
         else:
             self.flag("community_rehab_without_isolation")
-        self.supersede(day, "a community rehabilitation order")
+        self.supersede(day, K.COMMUNITY_RECOVERY_ORDER)
         cr = self.open_community_rehab(day, term, stated, received_on=day)
         cr.after_release_on = after_release
 
@@ -716,14 +732,15 @@ class _Deriver:
             if previous.refused or previous.breach(upto, cfg)[3] is not None:
                 barred.append("JDTL 38 para 2")
         if m is not None and m.isolation and m.running:
-            self.note("A new isolation decision on %s replaces the one of %s.", day, m.ordered_on)
-        self.supersede(day, "an isolation decision")
+            self.note(lambda: _("%(date)s 新的强制隔离戒毒决定取代 %(previous)s 的决定。") % {
+                "date": day, "previous": m.ordered_on})
+        self.supersede(day, K.ISOLATION_DECISION)
         new = _Measure(Status.ISOLATION, day, term_months=cfg.isolation_months)
         new.no_early_release = barred
         self.current = new
         if barred:
-            self.note("No early release from this isolation: community rehabilitation was refused or seriously "
-                      "breached before it (JDTL 38 para 2).")
+            self.note(lambda: _("本次强制隔离戒毒不得提前解除：此前曾拒绝接受或严重违反社区康复"
+                                "（《戒毒条例》第三十八条第二款）。"))
 
     def reported(self, e: TimelineEvent) -> None:
         day = e.occurred_on
@@ -732,14 +749,13 @@ class _Deriver:
             m.reported_on = day
             if m.overdue:
                 self.flag("report_late")
-                self.note("Reported on %s, after the deadline of %s; the measure runs from the reporting date "
-                          "and the late report stays recorded as a deemed refusal (JDTL 14 para 1).",
-                          day, m.report_due_on)
+                self.note(lambda: _("%(date)s 报到，已超过报到期限 %(due)s；措施自报到之日起执行，逾期报到仍记录为"
+                                    "视为拒绝（《戒毒条例》第十四条第一款）。") % {"date": day, "due": m.report_due_on})
                 self.flags = [f for f in self.flags if f != "report_overdue"]
             return
         if m is not None and m.running and not m.isolation:
-            self.note("Reported again on %s (e.g. to a new town after moving, JDTL 22): the clock from %s "
-                      "continues.", day, m.reported_on)
+            self.note(lambda: _("%(date)s 再次报到（如变更居住地后向新的镇街报到，《戒毒条例》第二十二条）："
+                                "自 %(since)s 起的期限连续计算。") % {"date": day, "since": m.reported_on})
             return
         self.flag("report_without_order")
 
@@ -756,11 +772,14 @@ class _Deriver:
             months = max(room, 0)
         if months > room:
             self.flag("extension_over_maximum")
-            self.note("Extension of %s months on %s exceeds the 12-month maximum (JDF 47 para 3): %s counted.",
-                      months, e.occurred_on, max(room, 0))
+            self.note(lambda: _("%(date)s 延长 %(n)s 个月，超过12个月的上限（《禁毒法》第四十七条第三款）："
+                                "按 %(counted)s 个月计。") % {"date": e.occurred_on, "n": months, "counted": max(room, 0)})
             months = max(room, 0)
         m.extension_months += months
-        self.note("Isolation extended by %s months on %s (JDF 47 para 3; JDTL 33).", months, e.occurred_on)
+        self.note(lambda: ngettext(
+            "%(date)s 强制隔离戒毒期限延长 %(n)s 个月（《禁毒法》第四十七条第三款，《戒毒条例》第三十三条）。",
+            "%(date)s 强制隔离戒毒期限延长 %(n)s 个月（《禁毒法》第四十七条第三款，《戒毒条例》第三十三条）。",
+            months) % {"date": e.occurred_on, "n": months})
 
     def escape(self, e: TimelineEvent) -> None:
         day = e.occurred_on
@@ -778,8 +797,12 @@ class _Deriver:
             return
         at_large = (day - m.escaped_on).days
         m.at_large_days += at_large
-        self.note("Escaped on %s, recaptured on %s: %s days at large are not counted and move the end "
-                  "(JDTL 32); no early release from now on.", m.escaped_on, day, at_large)
+        escaped_on = m.escaped_on
+        self.note(lambda: ngettext(
+            "%(escaped)s 脱逃，%(date)s 收回：在逃 %(n)s 日不计入执行期限，期满日相应顺延（《戒毒条例》第三十二条）；"
+            "此后不得提前解除。",
+            "%(escaped)s 脱逃，%(date)s 收回：在逃 %(n)s 日不计入执行期限，期满日相应顺延（《戒毒条例》第三十二条）；"
+            "此后不得提前解除。", at_large) % {"escaped": escaped_on, "date": day, "n": at_large})
         m.escaped_on = None
         if "JDTL 32" not in m.no_early_release:
             m.no_early_release.append("JDTL 32")
@@ -793,8 +816,11 @@ class _Deriver:
             if (e.kind == K.RELEASE and last is not None and last.isolation and last.release_assumed
                     and day > last.ended_on):
                 # The term expired earlier by our count; the recorded release is the fact.
-                self.note("Released on %s, %s days after the computed end %s: check for an unrecorded "
-                          "extension or time at large.", day, (day - last.ended_on).days, last.ended_on)
+                late = (day - last.ended_on).days
+                self.note(lambda: ngettext(
+                    "%(date)s 解除，比计算的期满日 %(end)s 晚 %(n)s 日：请核查是否漏录延长期限或在逃时间。",
+                    "%(date)s 解除，比计算的期满日 %(end)s 晚 %(n)s 日：请核查是否漏录延长期限或在逃时间。",
+                    late) % {"date": day, "end": last.ended_on, "n": late})
                 self.flags = [f for f in self.flags if f != "release_not_recorded"]
                 self.flag("release_after_term_end")
                 last.release_assumed = False
@@ -812,18 +838,20 @@ class _Deriver:
             allowed = early_release_possible_from(m.ordered_on, days_at_large=m.at_large_days, config=cfg)
             if day < allowed:
                 self.flag("early_release_before_one_year")
-                self.note("Early release on %s is before one year was executed (possible from %s, JDF 47 "
-                          "para 2).", day, allowed)
+                self.note(lambda: _("%(date)s 提前解除，但执行未满一年（最早 %(allowed)s，《禁毒法》第四十七条第二款）。")
+                          % {"date": day, "allowed": allowed})
             if m.no_early_release:
                 self.flag("early_release_barred")
-                self.note("Early release on %s although barred (%s).", day, ", ".join(m.no_early_release))
-            self.note("Released early from isolation on %s (JDF 47 para 2); the computed end was %s.",
-                      day, computed_end)
+                self.note(lambda: _("%(date)s 提前解除，但依法不得提前解除（%(grounds)s）。") % {
+                    "date": day, "grounds": _("；").join(_(_EARLY_RELEASE_BARS[code]) for code in m.no_early_release)})
+            self.note(lambda: _("%(date)s 提前解除强制隔离戒毒（《禁毒法》第四十七条第二款）；计算的期满日为 %(end)s。")
+                      % {"date": day, "end": computed_end})
         elif day < computed_end:
             self.flag("release_before_term_end")
-            self.note("Released on %s, before the computed end %s, with no early-release record.", day, computed_end)
+            self.note(lambda: _("%(date)s 解除，早于计算的期满日 %(end)s，且没有提前解除记录。") % {
+                "date": day, "end": computed_end})
         else:
-            self.note("Released from isolation on %s (JDTL 34).", day)
+            self.note(lambda: _("%(date)s 解除强制隔离戒毒（《戒毒条例》第三十四条）。") % {"date": day})
         m.escaped_on = None
         self.close(m, day, e.kind)
 
@@ -834,8 +862,8 @@ class _Deriver:
             end = m.end(day, self.config)
             if day < end:
                 self.flag("completed_before_term_end")
-                self.note("%s recorded as completed on %s, before its computed end %s; the record is followed.",
-                          _measure_name(m.kind), day, end)
+                self.note(lambda: _("%(measure)s于 %(date)s 记录为期满解除，早于计算的期满日 %(end)s；以记录为准。") % {
+                    "measure": _measure_name(m.kind), "date": day, "end": end})
             self.close(m, day, "completed")
             return
         if m is not None and m.isolation and m.running:
@@ -852,68 +880,95 @@ class _Deriver:
         if m is not None and m.awaiting and not m.overdue:
             return None, None  # depends on when the person reports
         run_end = running.end(as_of, cfg) if running else None
-        note = (lambda *a: None) if quiet else self.note
+        note = (lambda text: None) if quiet else self.note
         option = cfg.abstinence_clock
         last_use = self.last_use
         measure_end = run_end if running else (self.last_ended.ended_on if self.last_ended else None)
+        # ``why`` makes the clause saying where the clock starts (only called for the notes).
         if option == CLOCK_LATER_OF:
             clock = _later(measure_end, last_use)
-            why = "the later of the end of the last measure (%s) and the last detected use (%s)" % (
-                measure_end or "none", last_use or "none")
+            why = lambda: _("最后一项措施结束（%(end)s）与最后一次检出吸毒（%(use)s）中较晚者") % {  # noqa: E731
+                "end": _or_none(measure_end), "use": _or_none(last_use)}
         elif option == CLOCK_MEASURE_END:
             if measure_end is None:
                 clock = last_use
-                why = "the last detected use (%s), as there was no measure" % (last_use or "none")
+                why = lambda: _("最后一次检出吸毒（%(use)s），因从未执行措施") % {"use": _or_none(last_use)}  # noqa: E731
             elif last_use is not None and last_use > measure_end:
-                note("Abstinence clock (setting: end of the last measure): use was detected on %s after the "
-                     "measure ended on %s; the clock restarts only when a new measure ends.", last_use, measure_end)
+                note(lambda: _("戒断计时（设置：自最后一项措施结束起算）：措施于 %(end)s 结束后，%(date)s 又检出吸毒；"
+                               "待新的措施结束后才重新起算。") % {"date": last_use, "end": measure_end})
                 return None, None
             else:
                 clock = measure_end
-                why = "the end of the last measure (%s)" % measure_end
+                why = lambda: _("最后一项措施结束（%(end)s）") % {"end": measure_end}  # noqa: E731
         elif option == CLOCK_LAST_USE:
             clock = last_use
-            why = "the last detected use (%s)" % (last_use or "none")
+            why = lambda: _("最后一次检出吸毒（%(use)s）") % {"use": _or_none(last_use)}  # noqa: E731
             if clock is None:
                 clock = self.first_event
-                why = "the first event (%s), as no use was ever detected" % (clock or "none")
+                why = lambda: _("首个事件（%(date)s），因从未检出吸毒") % {"date": _or_none(clock)}  # noqa: E731
         else:  # provincial three cases (casework_rules.md §5; SHREG 29, SDREG 36)
             ref = running or self.last_ended
             if ref is None:
-                start, case = last_use, "case 1: caught using, no measure → from the date caught"
+                start, case = last_use, gettext_noop("情形一：查获吸毒且未执行措施，自查获之日起")
             elif ref.isolation:
                 start = ref.ended_on or run_end
-                case = "case 3: from the release from isolation"
+                case = gettext_noop("情形三：自解除强制隔离戒毒之日起")
             elif ref.converted_from_isolation:
                 start = ref.ordered_on
-                case = "case 3 (Shanghai): isolation converted into community drug rehabilitation → from the conversion"
+                case = gettext_noop("情形三（上海）：强制隔离戒毒变更为社区戒毒的，自变更之日起")
             elif ref.after_release_on is not None:
                 start = ref.after_release_on
-                case = "case 3: community rehabilitation after isolation → from the release"
+                case = gettext_noop("情形三：强制隔离戒毒后的社区康复，自解除强制隔离戒毒之日起")
             else:
                 start = ref.reported_on
-                case = "case 2: community measure → from the start of its execution"
+                case = gettext_noop("情形二：社区戒毒（康复），自开始执行之日起")
             clock = _later(start, last_use)
-            why = "%s (%s); a later detected use (%s) restarts it" % (case, start or "none", last_use or "none")
+            why = lambda: _("%(case)s（%(start)s）；此后检出吸毒（%(use)s）则重新起算") % {  # noqa: E731
+                "case": _(case), "start": _or_none(start), "use": _or_none(last_use)}
         if clock is None:
             return None, None
         if cfg.exclude_refusal_or_breach and self.ever_refused_or_breached:
-            note("Abstinent three years not available: a community measure was refused or seriously breached "
-                 "(setting exclude_refusal_or_breach, the Shanghai rule SHREG 29).")
+            note(lambda: _("不认定为戒断三年未复吸：曾拒绝接受或严重违反社区戒毒（康复）（设置 exclude_refusal_or_breach，"
+                           "即上海规则，《上海市禁毒条例》第二十九条）。"))
             return clock, None
         abstinent_on = anniversary(clock, years=cfg.abstinence_years)
         if measure_end is not None and abstinent_on <= measure_end:
             # Never "abstinent three years" while under a measure: from the day after it ends.
             abstinent_on = measure_end + ONE_DAY
-            why += "; not before the day after the last measure ends (%s)" % measure_end
-        note("Abstinence clock from %s: %s (setting %s; the official start is uncertain, legal_rules.md §2). "
-             "Abstinent three years (JDTL 7) from %s if no use is detected.", clock, why, option, abstinent_on)
+            why = lambda why=why: _("%(why)s；且不早于最后一项措施结束的次日（措施于 %(end)s 结束）") % {  # noqa: E731
+                "why": why(), "end": measure_end}
+        note(lambda: _("戒断计时自 %(clock)s 起：%(why)s（设置 %(option)s；官方起算点尚不确定，见 legal_rules.md §2）。"
+                       "如未再检出吸毒，自 %(date)s 起为戒断三年未复吸（《戒毒条例》第七条）。") % {
+            "clock": clock, "why": why(), "option": option, "date": abstinent_on})
         return clock, abstinent_on
 
 
 def _measure_name(kind: str) -> str:
-    return {Status.COMMUNITY_DRUG_REHAB: "Community drug rehabilitation", Status.ISOLATION: "Isolation",
-            Status.COMMUNITY_REHAB: "Community rehabilitation"}[kind]
+    """The measure's name in the active language, lower case (it is used inside sentences)."""
+    return str(Status(kind).label).lower()
+
+
+def _report_article(kind: str) -> str:
+    """The article setting the reporting deadline of a community measure (JDTL 14 / 38)."""
+    return _("《戒毒条例》第十四条") if kind == Status.COMMUNITY_DRUG_REHAB else _("《戒毒条例》第三十八条")
+
+
+def _or_none(day: dt.date | None):
+    return _("无").lower() if day is None else day
+
+
+#: The orders and decisions that replace a measure (``_Deriver.supersede``), by event kind.
+_ORDER_NAMES = {
+    K.COMMUNITY_REHAB_ORDER: gettext_noop("责令社区戒毒决定"),
+    K.COMMUNITY_RECOVERY_ORDER: gettext_noop("责令社区康复决定"),
+    K.ISOLATION_DECISION: gettext_noop("强制隔离戒毒决定"),
+}
+
+#: Why an isolation may not end early (``_Measure.no_early_release`` codes).
+_EARLY_RELEASE_BARS = {
+    "JDTL 32": gettext_noop("曾脱逃，《戒毒条例》第三十二条"),
+    "JDTL 38 para 2": gettext_noop("曾拒绝接受或严重违反社区康复，《戒毒条例》第三十八条第二款"),
+}
 
 
 def derive_state(events: Iterable[TimelineEvent], as_of: dt.date, config: RulesConfig = DEFAULT, *,
@@ -990,8 +1045,10 @@ def _state(d: _Deriver, as_of: dt.date) -> PersonState:
 
     if d.final is not None:
         st.status, st.status_since = d.final
-        d.note("%s on %s: final unless that record is corrected.",
-               "Died" if st.status == Status.DECEASED else "Emigrated", st.status_since)
+        if st.status == Status.DECEASED:
+            d.note(lambda: _("%(date)s 死亡：除非更正该记录，此为最终状态。") % {"date": st.status_since})
+        else:
+            d.note(lambda: _("%(date)s 出境定居：除非更正该记录，此为最终状态。") % {"date": st.status_since})
         st.ever_refused_or_breached = d.ever_refused_or_breached
         st.notes, st.flags = d.notes, d.flags
         return st
@@ -1016,13 +1073,18 @@ def _state(d: _Deriver, as_of: dt.date) -> PersonState:
                 st.days_at_large = m.at_large_days + ((as_of - m.escaped_on).days if m.escaped_on else 0)
                 if m.escaped_on is not None:
                     d.flag("at_large")
-                    d.note("At large since %s: the end date moves by each day at large (JDTL 32).", m.escaped_on)
+                    d.note(lambda: _("自 %(date)s 起在逃：在逃期间每过一日，期满日顺延一日（《戒毒条例》第三十二条）。")
+                           % {"date": m.escaped_on})
                 if not m.no_early_release and not m.ever_escaped:
                     st.early_release_possible_from = early_release_possible_from(
                         m.ordered_on, days_at_large=m.at_large_days, config=cfg)
-                d.note("In isolation since the decision of %s (JDF 47, JDTL 27): 2 years%s%s → last day %s.",
-                       m.ordered_on, " + %s months extended" % m.extension_months if m.extension_months else "",
-                       " + %s days at large" % st.days_at_large if st.days_at_large else "", st.measure_end_on)
+                d.note(lambda: _("自 %(date)s 决定起强制隔离戒毒（《禁毒法》第四十七条，《戒毒条例》第二十七条）："
+                                 "2年%(extended)s%(at_large)s，最后一日为 %(end)s。") % {
+                    "date": m.ordered_on, "end": st.measure_end_on,
+                    "extended": ngettext("，延长 %(n)s 个月", "，延长 %(n)s 个月", m.extension_months) % {
+                        "n": m.extension_months} if m.extension_months else "",
+                    "at_large": ngettext("，加在逃 %(n)s 日", "，加在逃 %(n)s 日", st.days_at_large) % {
+                        "n": st.days_at_large} if st.days_at_large else ""})
             else:
                 refusals, departures, days, breach_on = m.breach(as_of, cfg)
                 st.refused_tests, st.unapproved_departures, st.days_away = refusals, departures, days
@@ -1032,23 +1094,30 @@ def _state(d: _Deriver, as_of: dt.date) -> PersonState:
                     st.serious_breach_on = breach_on
                     d.ever_refused_or_breached = True
                     d.flag("serious_breach")
-                    d.note("Serious breach on %s (JDTL 20: %s refusals of testing, %s unapproved departures, %s "
-                           "days away): a ground for isolation (JDF 38 para 1(3)); the status stays until a "
-                           "decision.", breach_on, refusals, departures, days)
+                    d.note(lambda: _("%(date)s 构成严重违反协议（《戒毒条例》第二十条：拒绝或逃避检测 %(refusals)s 次，"
+                                     "未经批准离开 %(departures)s 次，累计离开 %(days)s 日）：属于责令强制隔离戒毒的情形"
+                                     "（《禁毒法》第三十八条第一款第（三）项）；作出决定前状态不变。") % {
+                        "date": breach_on, "refusals": refusals, "departures": departures, "days": days})
                 if m.kind == Status.COMMUNITY_DRUG_REHAB:
-                    d.note("In community drug rehabilitation since reporting on %s (JDF 33; JDTL 14: 3 years from "
-                           "reporting%s) → last day %s.", m.reported_on,
-                           ", less %s days of isolation served (JDTL 31)" % m.credit_days if m.credit_days else "",
-                           st.measure_end_on)
+                    d.note(lambda: _("自 %(date)s 报到起社区戒毒（《禁毒法》第三十三条，《戒毒条例》第十四条："
+                                     "自报到之日起3年%(credit)s），最后一日为 %(end)s。") % {
+                        "date": m.reported_on, "end": st.measure_end_on,
+                        "credit": ngettext("，扣除已执行的强制隔离戒毒 %(n)s 日（《戒毒条例》第三十一条）",
+                                           "，扣除已执行的强制隔离戒毒 %(n)s 日（《戒毒条例》第三十一条）",
+                                           m.credit_days) % {"n": m.credit_days} if m.credit_days else ""})
                 else:
-                    d.note("In community rehabilitation since reporting on %s (JDF 48; JDTL 37, 38: %s months) → "
-                           "last day %s.", m.reported_on, m.term_months, st.measure_end_on)
+                    d.note(lambda: ngettext(
+                        "自 %(date)s 报到起社区康复（《禁毒法》第四十八条，《戒毒条例》第三十七条、第三十八条：%(n)s 个月），"
+                        "最后一日为 %(end)s。",
+                        "自 %(date)s 报到起社区康复（《禁毒法》第四十八条，《戒毒条例》第三十七条、第三十八条：%(n)s 个月），"
+                        "最后一日为 %(end)s。", m.term_months) % {
+                        "date": m.reported_on, "n": m.term_months, "end": st.measure_end_on})
         elif not m.overdue:
             st.status = Status.AWAITING_REPORT
             st.status_since = _later(m.ordered_on, m.after_release_on)  # an order made in isolation waits for release
-            d.note("Awaiting report: %s ordered on %s, report due by %s (JDTL %s); the term will run from the "
-                   "reporting date.", _measure_name(m.kind).lower(), m.ordered_on, m.report_due_on,
-                   14 if m.kind == Status.COMMUNITY_DRUG_REHAB else 38)
+            d.note(lambda: _("等待报到：%(date)s 责令%(measure)s，应于 %(due)s 前报到（%(cite)s）；期限自报到之日起计算。")
+                   % {"date": m.ordered_on, "measure": _measure_name(m.kind), "due": m.report_due_on,
+                      "cite": _report_article(m.kind)})
 
     clock, abstinent_on = d.abstinence(as_of)
     st.abstinence_clock_from = clock
@@ -1057,18 +1126,19 @@ def _state(d: _Deriver, as_of: dt.date) -> PersonState:
         if abstinent_on is not None and as_of >= abstinent_on:
             st.status = Status.ABSTINENT_3Y
             st.status_since = abstinent_on
-            d.note("Abstinent three years without detected relapse since %s: no more dynamic control (JDTL 7 "
-                   "para 2).", abstinent_on)
+            d.note(lambda: _("自 %(date)s 起戒断三年未复吸（未检出复吸）：不再列入动态管控（《戒毒条例》第七条第二款）。")
+                   % {"date": abstinent_on})
         else:
             st.status_since = d.current_since or d.first_event
             if d.last_ended is not None and (m is None or m.overdue):
-                d.note("Current drug user not under a measure: the last measure ended on %s.", d.last_ended.ended_on)
+                d.note(lambda: _("现有吸毒人员，未在管控措施中：最后一项措施于 %(date)s 结束。") % {
+                    "date": d.last_ended.ended_on})
             elif m is None:
-                d.note("Current drug user not under a measure." if d.first_event else
-                       "No events on the timeline: treated as a current drug user not under a measure.")
+                d.note(lambda: _("现有吸毒人员，未在管控措施中。") if d.first_event else
+                       _("时间线上没有事件：按现有吸毒人员（未在管控措施中）处理。"))
             if d.last_ended is not None and d.last_use is not None and d.last_use > d.last_ended.ended_on:
-                d.note("Use detected on %s after a measure ended: a ground for isolation (JDF 38 para 1(4)).",
-                       d.last_use)
+                d.note(lambda: _("措施结束后于 %(date)s 检出吸毒：属于责令强制隔离戒毒的情形"
+                                 "（《禁毒法》第三十八条第一款第（四）项）。") % {"date": d.last_use})
     st.ever_refused_or_breached = d.ever_refused_or_breached
     st.notes, st.flags = d.notes, d.flags
     return st

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Iterable
 
 from django.db import models
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -82,23 +83,30 @@ class Threshold:
         return self.basis == "statute"
 
     def basis_text(self, quantity_class: str) -> str:
-        """Chinese citation of the rule that puts a quantity of this drug in ``quantity_class``."""
-        interp_item = ""
+        """Citation of the rule that puts a quantity of this drug in ``quantity_class``, in the
+        active language (Chinese: ``"《刑法》第三百四十七条第二款第（一）项（50克以上）"``); ``""``
+        for the other classes."""
+        item = ""
         if not self.is_statute and "art.1(" in self.basis:
-            interp_item = _chinese_number(self.basis.split("art.1(", 1)[1].split(")", 1)[0])
+            item = self.basis.split("art.1(", 1)[1].split(")", 1)[0]
+            # The interpretation numbers its items in Chinese numerals: 第（十七）项.
+            if (get_language() or "zh").startswith("zh"):
+                item = _chinese_number(item)
+        values = {"relatively_large": format_decimal(self.relatively_large_min_g),
+                 "large": format_decimal(self.large_min_g), "item": item}
         if quantity_class == QuantityClass.LARGE:
-            law = "《刑法》第三百四十七条第二款第（一）项"
-            if interp_item:
-                law += f"；法释〔2016〕8号第一条第（{interp_item}）项"
-            return f"{law}（{format_grams(self.large_min_g)}以上）"
+            if item:
+                return gettext("《刑法》第三百四十七条第二款第（一）项；法释〔2016〕8号第一条第（%(item)s）项"
+                               "（%(large)s克以上）") % values
+            return gettext("《刑法》第三百四十七条第二款第（一）项（%(large)s克以上）") % values
         if quantity_class == QuantityClass.RELATIVELY_LARGE:
-            law = "《刑法》第三百四十七条第三款、第三百四十八条"
-            if interp_item:
-                law += f"；法释〔2016〕8号第二条第（{interp_item}）项"
-            return f"{law}（{format_grams(self.relatively_large_min_g)}以上不满{format_grams(self.large_min_g)}）"
+            if item:
+                return gettext("《刑法》第三百四十七条第三款、第三百四十八条；法释〔2016〕8号第二条第（%(item)s）项"
+                               "（%(relatively_large)s克以上不满%(large)s克）") % values
+            return gettext("《刑法》第三百四十七条第三款、第三百四十八条（%(relatively_large)s克以上不满%(large)s克）") % values
         if quantity_class == QuantityClass.BELOW:
-            return (f"《刑法》第三百四十七条第四款（少量）；不满{format_grams(self.relatively_large_min_g)}，"
-                    "不构成第三百四十八条非法持有毒品罪")
+            return gettext("《刑法》第三百四十七条第四款（少量）；不满%(relatively_large)s克，"
+                           "不构成第三百四十八条非法持有毒品罪") % values
         return ""
 
 

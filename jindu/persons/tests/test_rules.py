@@ -147,7 +147,21 @@ def test_change_of_residence_does_not_restart_the_clock():
     assert s.status == Status.COMMUNITY_DRUG_REHAB
     assert s.reported_on == D(2024, 3, 10)
     assert s.measure_end_on == D(2027, 3, 9)
-    assert any("JDTL 22" in n for n in s.notes)
+    assert any("《戒毒条例》第二十二条" in n and "连续计算" in n for n in s.notes)
+
+
+def test_notes_follow_the_active_language():
+    """Notes are gettext strings (Chinese msgids, English in the catalogue): an English reader
+    gets English sentences with the same article and dates."""
+    from django.utils import translation
+
+    t = community_drug_rehab()
+    t.add(K.RESIDENCE_CHANGED, D(2025, 1, 1))
+    with translation.override("en"):
+        notes = t.state(D(2025, 6, 1)).notes
+    assert "Residence changed on 2025-01-01: the measure continues and its term runs on without restarting " \
+           "(Drug Rehabilitation Regulations art. 22)." in notes
+    assert not [n for n in notes if any("\u4e00" <= c <= "\u9fff" for c in n)]
 
 
 def test_positive_test_during_the_measure_is_noted_but_status_stays():
@@ -301,7 +315,7 @@ def test_community_rehab_default_3_years_from_reporting():
     s = t.state(D(2024, 5, 24))
     assert s.status == Status.AWAITING_REPORT
     assert s.measure == Status.COMMUNITY_REHAB and s.report_due_on == D(2024, 5, 24)
-    assert any("default 36 months" in n for n in s.notes)
+    assert any("默认 36 个月" in n and "《戒毒条例》第三十八条" in n for n in s.notes)
     assert t.state(D(2024, 5, 25)).status == Status.CURRENT_NO_MEASURE
     t.add(K.REPORTED, D(2024, 5, 20))
     s = t.state(D(2024, 5, 25))
@@ -559,7 +573,7 @@ def test_shanghai_exclusion_is_off_by_default():
     s = t.state(D(2022, 1, 1), RulesConfig(exclude_refusal_or_breach=True))
     assert s.status == Status.CURRENT_NO_MEASURE
     assert s.abstinent_three_years_on is None
-    assert any("Shanghai" in n for n in s.notes)
+    assert any("《上海市禁毒条例》第二十九条" in n for n in s.notes)
 
 
 # --- death, emigration, corrections, backdating -------------------------------------------------
