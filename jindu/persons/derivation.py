@@ -50,8 +50,8 @@ _CORRECTION = str(EventKind.CORRECTION.value)
 _CLOSED_HANDOVER = (HandoverStatus.AGREEMENT_SIGNED, HandoverStatus.FAILED)
 #: Stored ``DueItem.basis`` is at most this long (the column's max_length).
 BASIS_MAX = 200
-PLAN_BASIS = "一人一策 individual plan review date"
-HANDOVER_BASIS = "JDTL 34, 38"
+PLAN_BASIS = "一人一策：帮扶计划确定的回顾日期"
+HANDOVER_BASIS = "《戒毒条例》第三十四条（出所通知）、第三十八条（15日内报到）"
 
 
 @dataclass
