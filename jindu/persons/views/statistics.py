@@ -78,11 +78,12 @@ def _default_level(division: Division | None, roots: list[Division]) -> str:
     return Level.DISTRICT
 
 
-def _number(value: Decimal | int | None) -> float | int | None:
-    """A JSON number for the charts (the tables show the exact ``Decimal``)."""
+def _number(value: Decimal | int | None) -> str | int | None:
+    """A chart value: counts as JSON numbers, decimals as their exact text (ECharts reads
+    numeric strings), so no float rounding reaches the chart either."""
     if value is None:
         return None
-    return float(value) if isinstance(value, Decimal) else value
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _share_table(rows, total) -> list:
