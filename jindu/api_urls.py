@@ -18,6 +18,7 @@ from jindu.org.api.views import CommissionMembershipViewSet, PairingViewSet, Uni
 from jindu.enforcement.api import routes as enforcement_routes
 from jindu.inspections.api import routes as inspections_routes
 from jindu.persons.api import routes as persons_routes
+from jindu.precursors.api import routes as precursors_routes
 from jindu.substances.api import routes as substances_routes
 from jindu.workforce.api import routes as workforce_routes
 
@@ -32,7 +33,7 @@ router.register("users", UserViewSet, basename="user")
 router.register("role-assignments", RoleAssignmentViewSet, basename="roleassignment")
 # Domain apps register their own endpoints.
 for _register in (substances_routes.register, persons_routes.register, enforcement_routes.register,
-                  inspections_routes.register, workforce_routes.register):
+                  inspections_routes.register, workforce_routes.register, precursors_routes.register):
     _register(router)
 
 _logged_in = [permissions.IsAuthenticated]

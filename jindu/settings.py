@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "jindu.enforcement",
     "jindu.inspections",
     "jindu.workforce",
+    "jindu.precursors",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("enforcement/", include("jindu.enforcement.urls")),
     path("inspections/", include("jindu.inspections.urls")),
     path("workforce/", include("jindu.workforce.urls")),
+    path("precursors/", include("jindu.precursors.urls")),
     path("api/", include("jindu.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

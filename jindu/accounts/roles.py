@@ -29,13 +29,21 @@ READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmemb
 # Case work on the registry: read, register, record events and case work (no deletion:
 # wrong records are corrected on the timeline, never deleted).
 PERSONS_WORK = ("persons.view_*", "persons.add_*", "persons.change_*")
-ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*", "workforce.view_*")
+ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*", "workforce.view_*",
+                   "precursors.view_*")
+# An enterprise's own users keep their records (ledger, counts, licences on file) and never
+# see discrepancies, other enterprises or anything else (assigned-only: rows of the
+# enterprises whose account_users they are).
+ENTERPRISE_SELF = ("precursors.view_chemical", "precursors.view_enterprise", "precursors.view_licence",
+                   "precursors.view_licencechemical", "precursors.view_ledgerentry", "precursors.add_ledgerentry",
+                   "precursors.view_stockbalance", "precursors.view_stockcount", "precursors.add_stockcount",
+                   "precursors.view_destruction", "precursors.add_destruction")
 
 DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec(
         "ncc_admin", _("市禁毒办管理员"), _("全市禁毒工作的管理与统筹，可管理单位、用户与授权。"),
         ("geo.*", "org.*", "accounts.*", "core.*", "substances.*", "persons.*", "enforcement.*",
-         "inspections.*", "workforce.*"),
+         "inspections.*", "workforce.*", "precursors.*"),
         requires_otp=True,
     ),
     RoleSpec(
@@ -45,20 +53,25 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
                           "accounts.add_user", "accounts.change_user",
                           # grids under villages; geo services refuse changes to statistical divisions
                           "geo.add_division", "geo.change_division")
-        + PERSONS_WORK + ("persons.approve_temporary_access", "enforcement.view_*", "inspections.*", "workforce.*"),
+        + PERSONS_WORK + ("persons.approve_temporary_access", "enforcement.view_*", "inspections.*", "workforce.*",
+                          "precursors.view_*"),
     ),
     RoleSpec(
         "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
         READ_REFERENCE + ("org.change_unit", "accounts.view_user", "geo.add_division", "geo.change_division")
-        + PERSONS_WORK + ("inspections.*", "workforce.*"),
+        + PERSONS_WORK + ("inspections.*", "workforce.*", "precursors.view_*"),
     ),
     RoleSpec(
         "social_worker", _("禁毒社工"), _("负责分配给本人的吸毒人员的日常管控与帮扶。"),
         READ_REFERENCE + PERSONS_WORK + ("workforce.view_*",), assigned_only=True,
     ),
     RoleSpec("police", _("公安禁毒"), _("公安机关禁毒部门。"),
-             READ_REFERENCE + ("accounts.view_identity_number", "enforcement.*", "inspections.*") + PERSONS_WORK),
-    RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门。"), READ_REFERENCE + ("inspections.*",)),
+             READ_REFERENCE + ("accounts.view_identity_number", "enforcement.*", "inspections.*", "precursors.*")
+             + PERSONS_WORK),
+    RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门（应急管理、药品监管、市场监管）。"),
+             READ_REFERENCE + ("inspections.*", "precursors.*")),
+    RoleSpec("enterprise", _("企业用户"), _("易制毒化学品企业自行填报本企业台账与盘点，只能看到本企业的记录。"),
+             ("precursors.view_chemical",) + ENTERPRISE_SELF, assigned_only=True),
     RoleSpec("assessor", _("考核人员"), _("年度禁毒工作考核。"), READ_REFERENCE + ALL_DOMAIN_VIEW),
     RoleSpec("leader", _("领导（只读）"), _("查看辖区内全部数据，不可修改。"),
              READ_REFERENCE + ("accounts.view_user",) + ALL_DOMAIN_VIEW),

@@ -1,0 +1,3 @@
+"""API viewsets of the precursors app (filled in by the API work)."""
+
+ROUTES: list = []
