@@ -54,7 +54,7 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
                           # grids under villages; geo services refuse changes to statistical divisions
                           "geo.add_division", "geo.change_division")
         + PERSONS_WORK + ("persons.approve_temporary_access", "enforcement.view_*", "inspections.*", "workforce.*",
-                          "precursors.view_*"),
+                          "precursors.*"),
     ),
     RoleSpec(
         "town_office", _("镇街禁毒办"), _("本镇街禁毒工作的日常管理。"),
@@ -71,7 +71,7 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec("regulator", _("监管部门"), _("易制毒化学品等行业监管部门（应急管理、药品监管、市场监管）。"),
              READ_REFERENCE + ("inspections.*", "precursors.*")),
     RoleSpec("enterprise", _("企业用户"), _("易制毒化学品企业自行填报本企业台账与盘点，只能看到本企业的记录。"),
-             ("precursors.view_chemical",) + ENTERPRISE_SELF, assigned_only=True),
+             READ_REFERENCE + ENTERPRISE_SELF, assigned_only=True),
     RoleSpec("assessor", _("考核人员"), _("年度禁毒工作考核。"), READ_REFERENCE + ALL_DOMAIN_VIEW),
     RoleSpec("leader", _("领导（只读）"), _("查看辖区内全部数据，不可修改。"),
              READ_REFERENCE + ("accounts.view_user",) + ALL_DOMAIN_VIEW),

@@ -258,7 +258,8 @@ def test_grantable_roles_follow_the_subset_rule(longhua_office, city_admin):
     offered = set(selectors.grantable_roles(longhua_office).values_list("code", flat=True))
     assert "ncc_admin" not in offered
     assert "police" not in offered  # carries accounts.view_identity_number, which the office lacks
-    assert {"district_office", "town_office", "social_worker", "regulator", "assessor", "leader"} <= offered
+    assert {"district_office", "town_office", "social_worker", "regulator", "assessor", "leader",
+            "enterprise"} <= offered
     for code in offered:
         role = Role.objects.get(code=code)
         assert not services.missing_permissions(actor=longhua_office, role=role, division=division("460106"))

@@ -143,7 +143,7 @@ class TestDriverTestScope(ApiScopeTests):
 ROLES = {
     "ncc_admin": (True, True), "district_office": (True, False), "town_office": (False, False),
     "social_worker": (False, False), "police": (True, True), "regulator": (False, False),
-    "assessor": (True, False), "leader": (True, False),
+    "assessor": (True, False), "leader": (True, False), "enterprise": (False, False),
 }
 
 

@@ -19,8 +19,9 @@ from jindu.persons.tests.io_support import make_person, role_user
 ROLE_CODES = [spec.code for spec in DEFAULT_ROLES]
 LEVELS = {"city": "460100", "district": "460106", "town": "460106001"}
 DISTRICTS = ["460105", "460106", "460107", "460108"]
-#: Roles that see people (everyone but the regulator); social workers see only their own.
-NO_PERSONS = {"regulator"}
+#: Roles that see people (everyone but the regulator and enterprises' own users); social
+#: workers see only their own.
+NO_PERSONS = {"regulator", "enterprise"}
 FULL_NUMBERS = {"ncc_admin", "police"}
 
 
