@@ -64,36 +64,50 @@ def synonym_rows() -> list[dict[str, str]]:
     return _read(SYNONYMS_CSV)
 
 
-@transaction.atomic
-def load_catalogue() -> dict[str, int]:
-    """Create or update every chemical from the shipped file; returns
+def load_catalogue(using: str = "default") -> dict[str, int]:
+    """Create or update every chemical from the shipped file on database ``using``; returns
     ``{"created": n, "updated": n, "deactivated": n}``."""
+    with transaction.atomic(using=using):
+        return _load_catalogue(using)
+
+
+def _load_catalogue(using: str) -> dict[str, int]:
     from jindu.precursors.models import Chemical
 
-    existing = {c.name_zh: c for c in Chemical.objects.all()}
+    manager = Chemical.objects.db_manager(using)
+    existing = {c.name_zh: c for c in manager.all()}
     created = updated = 0
     seen = set()
     for fields in catalogue_rows():
         seen.add(fields["name_zh"])
         row = existing.get(fields["name_zh"])
         if row is None:
-            Chemical.objects.create(**fields)
+            manager.create(**fields)
             created += 1
             continue
         changed = [f for f, v in fields.items() if getattr(row, f) != v]
         if changed:
             for f in changed:
                 setattr(row, f, fields[f])
-            row.save()
+            row.save(using=using)
             updated += 1
     deactivated = 0
     for name, row in existing.items():
         if name not in seen and row.is_active:
             row.is_active = False
-            row.save()
+            row.save(using=using)
             deactivated += 1
     return {"created": created, "updated": updated, "deactivated": deactivated}
 
 
-def sync_after_migrate(**kwargs) -> None:
-    load_catalogue()
+def sync_after_migrate(*, using: str = "default", **kwargs) -> None:
+    """post_migrate receiver: load the catalogue, unless the precursors tables are not there
+    (``migrate precursors zero``, or a plan that stops before the app's first migration)."""
+    from django.db import connections
+
+    from jindu.precursors.models import Chemical
+
+    needed = {Chemical._meta.db_table, Chemical.history.model._meta.db_table}
+    if not needed <= set(connections[using].introspection.table_names()):
+        return
+    load_catalogue(using=using)
