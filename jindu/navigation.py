@@ -44,7 +44,7 @@ MODULES: tuple[NavItem, ...] = (
     NavItem("workforce", _("禁毒社工"), "workforce:staffing", permission="workforce.view_team"),
     NavItem("enforcement", _("打击破案"), "enforcement:case_list", permission="enforcement.view_case"),
     NavItem("inspections", _("检查与整改"), "inspections:target_list", permission="inspections.view_target"),
-    NavItem("precursors", _("易制毒化学品"), None),
+    NavItem("precursors", _("易制毒化学品"), "precursors:overview", permission="precursors.view_enterprise"),
     NavItem("prevention", _("禁毒宣传"), None),
     NavItem("cultivation", _("毒品原植物踏查"), None),
     NavItem("monitoring", _("毒情监测"), None),
