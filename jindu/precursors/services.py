@@ -21,7 +21,6 @@ deadlock each other.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
@@ -57,6 +56,7 @@ from jindu.precursors.models import (
     StockBalance,
     StockCount,
 )
+from jindu.precursors.normalize import check_credit_code, normalize_number, to_halfwidth
 from jindu.precursors.units import quantity_to_kg
 
 __all__ = [
@@ -228,76 +228,33 @@ def _require_row(user: Any, obj: Any, action: str) -> None:
         raise PermissionDenied(_("该记录不在您的管辖范围内。"))
 
 
-_FULLWIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
-
-
 def _compact_code(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", _text(value)).translate(_FULLWIDTH)
-    return re.sub(r"[\s\-－—_.·]", "", text).upper()
-
-
-def _org_code_check(body8: str) -> str:
-    """GB 11714-1997 check character of an 8-character organisation-code body."""
-    weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    total = 0
-    for ch, w in zip(body8, weights):
-        total += (int(ch) if ch.isdigit() else ord(ch) - 55) * w
-    c9 = 11 - total % 11
-    return {10: "X", 11: "0"}.get(c9, str(c9))
+    """A code as stored: half-width, upper case, without spaces or separators."""
+    return re.sub(r"[\s\-－—_.·]", "", to_halfwidth(_text(value))).upper()
 
 
 def clean_credit_code(value: Any) -> str:
     """The 18-character unified social credit code (GB 32100-2015) in its stored form
     (half-width, upper case, no separators); ``""`` for empty input.
 
-    Checked with ``stdnum.cn.uscc`` (alphabet and check character) and the embedded
-    organisation code's own GB 11714 check (positions 9–17). Raises ``ValidationError``
-    (Chinese) otherwise."""
-    from stdnum.cn import uscc
-    from stdnum.exceptions import ValidationError as StdnumError
-
-    code = _compact_code(value)
-    if not code:
-        return ""
-    try:
-        code = uscc.validate(code)
-    except StdnumError:
-        raise ValidationError(
-            _("统一社会信用代码“%(v)s”不正确（应为18位，且校验码符合GB 32100-2015）。") % {"v": value}) from None
-    org = code[8:17]
-    if not re.fullmatch(r"[0-9A-Z]{8}[0-9X]", org) or _org_code_check(org[:8]) != org[8]:
-        raise ValidationError(
-            _("统一社会信用代码“%(v)s”中的组织机构代码部分校验不通过（GB 11714）。") % {"v": value})
+    Read by :func:`jindu.precursors.normalize.check_credit_code` (``stdnum.cn.uscc`` plus
+    the embedded organisation code's GB 11714 check). Raises ``ValidationError`` (Chinese)
+    for a bad code, or for an old organisation code / registration number given here."""
+    code, legacy = check_credit_code(_compact_code(value))
+    if legacy:
+        raise ValidationError(_("“%(v)s”不是18位统一社会信用代码，请填入“组织机构代码/注册号”。") % {"v": value})
     return code
 
 
 def clean_legacy_code(value: Any) -> str:
-    """An older identifier in its stored form: a 9-character organisation code (GB 11714:
-    8 digits or capital letters and a check character, checked; written ``12345678-9`` or
-    without the hyphen) or a 15-digit business registration number (format only: numbers
-    issued before GS15-2006 carry no reliable check digit). ``""`` for empty input.
-    Raises ``ValidationError`` (Chinese) otherwise."""
-    code = _compact_code(value)
-    if not code:
-        return ""
-    if re.fullmatch(r"\d{15}", code):
-        return code
-    if re.fullmatch(r"[0-9A-Z]{8}[0-9X]", code) and _org_code_check(code[:8]) == code[8]:
-        return code
-    raise ValidationError(
-        _("“%(v)s”既不是有效的组织机构代码（9位，GB 11714），也不是15位注册号。") % {"v": value})
-
-
-def _normalize_number(raw: str) -> str:
-    """A licence/permit number in its matching form; the import engineer's normaliser when
-    present, else brackets folded to 〔〕 and full-width characters to half-width."""
-    try:
-        from jindu.precursors.normalize import normalize_number
-    except ImportError:  # pragma: no cover - normalize.py is written in parallel
-        text = unicodedata.normalize("NFKC", raw).strip()
-        text = re.sub(r"[\[［【(（]\s*(\d{4})\s*[\]］】)）]", r"〔\1〕", text)
-        return re.sub(r"\s+", "", text)
-    return normalize_number(raw)
+    """An older identifier in its stored form: a 9-character organisation code (GB 11714,
+    checked) or a 15-digit business registration number; ``""`` for empty input. Read by
+    :func:`jindu.precursors.normalize.check_credit_code`. Raises ``ValidationError``
+    (Chinese) otherwise, also for an 18-character credit code given here."""
+    code, legacy = check_credit_code(_compact_code(value))
+    if code:
+        raise ValidationError(_("“%(v)s”是统一社会信用代码，请填入“统一社会信用代码”。") % {"v": value})
+    return legacy
 
 
 # -- enterprises --------------------------------------------------------------------------
@@ -468,7 +425,7 @@ def create_licence(*, user: Any, enterprise: Enterprise, data: Mapping[str, Any]
         if key in values:
             values[key] = _text(values[key])
     if values.get("number_raw") and not values.get("number"):
-        values["number"] = _normalize_number(values["number_raw"])
+        values["number"] = normalize_number(values["number_raw"])
     if values.get("counterparty_credit_code"):
         values["counterparty_credit_code"] = _compact_code(values["counterparty_credit_code"])
     with transaction.atomic():
@@ -608,7 +565,7 @@ def _build_entry(enterprise_id: int, data: Mapping[str, Any], *, source: str, im
     if errors:
         raise ValidationError(errors)
     permit_raw = _text(data.get("permit_number_raw"))
-    permit = _text(data.get("permit_number")) or (_normalize_number(permit_raw) if permit_raw else "")
+    permit = _text(data.get("permit_number")) or (normalize_number(permit_raw) if permit_raw else "")
     entry = LedgerEntry(
         enterprise_id=enterprise_id, chemical=chem, chemical_raw=_text(data.get("chemical_raw"))[:120],
         occurred_on=occurred_on, direction=direction, quantity_kg=quantity_kg, quantity_entered=quantity,

@@ -71,7 +71,7 @@ def test_credit_code_is_checked_and_stored_compact():
     from stdnum.cn import uscc
     with pytest.raises(ValidationError) as exc:
         services.clean_credit_code(body + uscc.calc_check_digit(body))
-    assert "GB 11714" in exc.value.messages[0]
+    assert "组织机构代码" in exc.value.messages[0]
 
 
 def test_legacy_codes_organisation_code_and_15_digit_registration_number():
