@@ -646,7 +646,7 @@ class _LicenceGroup:
     data: dict[str, Any]          # services.create_licence data
     cleaned: dict[str, Any]       # the first row's cleaned group fields (for comparison)
     form_data: dict[str, Any]     # the first row's form data (to fill empty continuation cells)
-    lines: list[tuple[Any, Decimal | None, int]] = field(default_factory=list)
+    lines: list[tuple[Any, Decimal | None, int, str]] = field(default_factory=list)
     issuer_note: str = ""
 
 
@@ -759,7 +759,7 @@ class LicenceImportForm(LicenceForm):
                     self.add_error(name, _g("与本文件中同一证照的首行（第 %(row)s 行）不一致；同一证照的其余行可留空")
                                    % {"row": self.group.first_row})
             chem = data.get("chemical")
-            if chem is not None and any(c.pk == chem.pk for c, _l, _r in self.group.lines):
+            if chem is not None and any(c.pk == chem.pk for c, _l, _r, _raw in self.group.lines):
                 self.add_error("chemical", _g("品种“%(name)s”在本证照中重复") % {"name": chem.name_zh})
         else:
             if key is not None and Licence.objects.filter(kind=kind, number=number).exists():
@@ -856,7 +856,8 @@ class LicenceImporter(Importer):
                 issuer_note=form.issuer.note if form.issuer is not None else "",
             )
             self.run.groups[form.key] = group
-        group.lines.append((data["chemical"], data.get("quantity_limit"), self.row_number))
+        raw = form.resolution.raw if form.resolution is not None else ""
+        group.lines.append((data["chemical"], data.get("quantity_limit"), self.row_number, raw))
         if form.resolution is not None and chemical_key(form.resolution.raw) != chemical_key(data["chemical"].name_zh):
             self.run.warnings.append(_g("第 %(row)s 行：品种“%(raw)s”按目录登记为“%(name)s”")
                                      % {"row": self.row_number, "raw": form.resolution.raw,
@@ -868,7 +869,7 @@ class LicenceImporter(Importer):
         refusals = _Refusals()
         if not (commit and not result.ok):
             for group in self.run.groups.values():
-                lines = [(chem, limit) for chem, limit, _row in group.lines]
+                lines = [(chem, limit, raw) for chem, limit, _row, raw in group.lines]
                 try:
                     with transaction.atomic():
                         services.create_licence(user=user, enterprise=group.enterprise, data=group.data, lines=lines)

@@ -189,10 +189,12 @@ class Licence(VersionedModel):
 
 class LicenceChemical(models.Model):
     """One chemical a licence covers, with its quantity limit in kilograms where the
-    document sets one (purchase licences and one-trip transport permits usually do)."""
+    document sets one (purchase licences and one-trip transport permits usually do).
+    ``chemical_raw`` keeps the name as an imported document wrote it (e.g. 鹽酸, 乙酸酐)."""
 
     licence = models.ForeignKey(Licence, verbose_name=_("证照"), on_delete=models.CASCADE, related_name="lines")
     chemical = models.ForeignKey(Chemical, verbose_name=_("品种"), on_delete=models.PROTECT, related_name="+")
+    chemical_raw = models.CharField(_("品种（原文）"), max_length=120, blank=True)
     quantity_limit_kg = models.DecimalField(_("限量（千克）"), max_digits=16, decimal_places=3, null=True,
                                             blank=True, validators=[MinValueValidator(KG)])
 

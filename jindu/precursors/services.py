@@ -404,10 +404,11 @@ def set_enterprise_accounts(*, user: Any, enterprise: Enterprise, users: Iterabl
 
 # -- licences -----------------------------------------------------------------------------
 def create_licence(*, user: Any, enterprise: Enterprise, data: Mapping[str, Any],
-                   lines: Sequence[tuple[Chemical, Decimal | None]]) -> Licence:
+                   lines: Sequence[tuple[Chemical, Decimal | None] | tuple[Chemical, Decimal | None, str]]
+                   ) -> Licence:
     """Record a licence, filing certificate or permit (``data``: keys of
     :data:`LICENCE_FIELDS`) with the chemicals it covers (``lines``: ``(chemical,
-    quantity_limit_kg or None)``).
+    quantity_limit_kg or None)``, optionally with the name as written as a third element).
 
     ``number`` defaults to the normalised ``number_raw`` (brackets folded); the validity
     runs from ``valid_from`` to ``valid_until`` inclusive and must not be reversed.
@@ -443,14 +444,15 @@ def create_licence(*, user: Any, enterprise: Enterprise, data: Mapping[str, Any]
         licence.full_clean()
         seen: set[int] = set()
         rows = []
-        for chemical, limit in lines:
+        for chemical, limit, *raw in lines:
             if chemical.pk in seen:
                 raise ValidationError({"lines": _("品种“%(c)s”重复。") % {"c": chemical}})
             seen.add(chemical.pk)
             limit = _decimal(limit, _("限量"))
             if limit is not None and limit <= 0:
                 raise ValidationError({"lines": _("品种“%(c)s”的限量须大于 0。") % {"c": chemical}})
-            rows.append(LicenceChemical(chemical=chemical, quantity_limit_kg=limit))
+            rows.append(LicenceChemical(chemical=chemical, quantity_limit_kg=limit,
+                                        chemical_raw=_text(raw[0]) if raw else ""))
         _set_history_user(licence, user)
         licence.save()
         for row in rows:

@@ -373,6 +373,9 @@ def test_licences_grouped_by_number_with_raw_values_kept(world, regulator):
         date(2023, 5, 10), date(2023, 5, 10), date(2026, 5, 9))
     assert sorted(filing.lines.values_list("chemical__name_zh", flat=True)) == sorted(
         ["醋酸酐", "盐酸", "硫酸", "甲基乙基酮", "高锰酸钾"])
+    # the names as the document wrote them stay beside the catalogue entries
+    assert dict(filing.lines.values_list("chemical__name_zh", "chemical_raw")) == {
+        "醋酸酐": "醋酸酐", "盐酸": "鹽酸", "硫酸": "硫酸", "甲基乙基酮": "甲基乙基酮(丁酮)", "高锰酸钾": "高錳酸鉀"}
     purchase = Licence.objects.get(kind=LicenceKind.PURCHASE_FILING)
     assert purchase.one_trip and purchase.number == "琼公（易）购备字〔2025〕001号"
     assert purchase.counterparty_name == "海南某化工原料有限公司"
