@@ -24,6 +24,7 @@ DEMO_USERS = (
     ("fucheng_worker", "府城街道禁毒社工", "social_worker", "府城街道", "府城街道禁毒办"),
     ("police", "市公安局禁毒支队", "police", None, "公安局禁毒支队"),
     ("regulator", "市市场监督管理局", "regulator", None, "市场监督管理局"),
+    ("enterprise", "易制毒化学品企业用户", "enterprise", None, ""),
     ("assessor", "市禁毒工作考核组", "assessor", None, "禁毒委员会办公室"),
     ("leader", "市禁毒委领导", "leader", None, "禁毒委员会办公室"),
 )
