@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 BENCHES = {"scope": "jindu.bench.scope", "persons": "jindu.bench.persons",
-           "enforcement": "jindu.bench.enforcement"}
+           "enforcement": "jindu.bench.enforcement", "precursors": "jindu.bench.precursors"}
 
 
 def main(argv: list[str] | None = None) -> int:
