@@ -1,0 +1,353 @@
+"""Shapes shared by the reconciliation rules and the engine: :class:`Rule`, :class:`Finding`,
+:class:`Context` (the reconciliation date, the pair scope, SQL helpers for both databases)
+and the :data:`RULES` registry that the rule modules fill with :func:`rule`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator
+
+from django.db import connection
+
+from jindu.precursors.choices import DiscrepancySeverity
+
+# Table names the engine's temporary tables are created under (per connection).
+SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id): the pairs an incremental run checks
+COVER_TABLE = "recon_cover"  # licence lines flattened per activity with effective validity
+COVER_WORK_TABLE = "recon_cover_work"  # the same on PostgreSQL: unlogged, one run at a time (advisory lock)
+MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a rule found, before it becomes a :class:`~jindu.precursors.models.Discrepancy`.
+
+    ``fingerprint`` identifies the problem across runs (same condition → same fingerprint,
+    ≤ 200 characters); ``summary`` is the Chinese one-liner shown in the queue;
+    ``details`` a JSON object of the numbers involved (kilograms as strings, dates ISO);
+    ``entry_ids``, ``licence_ids`` and ``stock_count_id`` are the evidence.
+    """
+
+    rule: str
+    fingerprint: str
+    enterprise_id: int
+    chemical_id: int | None
+    occurred_on: date | None
+    summary: str
+    details: dict = field(default_factory=dict)
+    entry_ids: tuple[int, ...] = ()
+    licence_ids: tuple[int, ...] = ()
+    stock_count_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A reconciliation rule: ``code`` (stable, stored on discrepancies), ``title`` (Chinese),
+    ``basis`` (law and article, or the statistical source), ``severity``
+    (:class:`DiscrepancySeverity`), ``func(ctx) -> Iterable[Finding]``, and ``group``, the
+    module that computes it."""
+
+    code: str
+    title: Any
+    basis: Any
+    severity: str
+    func: Callable[["Context"], Iterable[Finding]]
+    group: str = ""
+
+    def __call__(self, ctx: "Context") -> Iterator[Finding]:
+        """This rule's findings (a function may compute several rules in one pass; the
+        engine calls each function once, this call keeps only ``code``'s findings)."""
+        return (f for f in self.func(ctx) if f.rule == self.code)
+
+
+#: Every rule by code, in the order they run. Filled when :mod:`jindu.precursors.reconciliation` is imported.
+RULES: dict[str, Rule] = {}
+
+
+def rule(code: str, *, title: Any, basis: Any, severity: str = DiscrepancySeverity.VIOLATION):
+    """Decorator registering ``func`` as the rule ``code`` in :data:`RULES`. Stack it to
+    register one function (one SQL pass) that finds several rules; each finding names its rule."""
+
+    def register(func: Callable[["Context"], Iterable[Finding]]) -> Callable:
+        if code in RULES:
+            raise ValueError(f"reconciliation rule {code!r} registered twice")
+        RULES[code] = Rule(code=code, title=title, basis=basis, severity=str(severity), func=func,
+                           group=func.__module__.rsplit(".", 1)[-1])
+        return func
+
+    return register
+
+
+@dataclass
+class Context:
+    """What a rule needs to run: the reconciliation date ``as_of`` (entries dated after it
+    are ignored), whether the run is restricted to the pairs in :data:`SCOPE_TABLE`
+    (``scoped``), the database vendor, and helpers that write the few SQL fragments
+    SQLite and PostgreSQL spell differently."""
+
+    as_of: date
+    scoped: bool = False
+    vendor: str = field(default_factory=lambda: connection.vendor)
+    stats: dict = field(default_factory=dict)
+    #: chemical id → (category, Chinese name); enterprise ids of custody kinds (storage, transport)
+    chemicals: dict[int, tuple[int, str]] = field(default_factory=dict)
+    custody_ids: tuple[int, ...] = ()
+
+    def load_reference(self) -> None:
+        """Fill :attr:`chemicals` and :attr:`custody_ids` (small tables, read once per run)."""
+        from jindu.precursors.models import Chemical, Enterprise
+        from jindu.precursors.rules import CUSTODY_KINDS
+
+        rows = Chemical.objects.values_list("pk", "category", "name_zh")
+        self.chemicals = {pk: (cat, name) for pk, cat, name in rows}
+        self.custody_ids = tuple(Enterprise.objects.filter(kind__in=CUSTODY_KINDS).values_list("pk", flat=True))
+
+    def category(self, chemical_id: int) -> int:
+        return self.chemicals[chemical_id][0]
+
+    def chemical_name(self, chemical_id: int) -> str:
+        return self.chemicals[chemical_id][1]
+
+    def category_sql(self, alias: str = "e") -> str:
+        """SQL for the category (1–3) of ``alias.chemical_id``, without joining the catalogue."""
+        by_cat: dict[int, list[int]] = {1: [], 2: [], 3: []}
+        for pk, (cat, _name) in self.chemicals.items():
+            by_cat[cat].append(pk)
+        ones = ",".join(map(str, by_cat[1])) or "NULL"
+        twos = ",".join(map(str, by_cat[2])) or "NULL"
+        return (f"(CASE WHEN {alias}.chemical_id IN ({ones}) THEN 1 "
+                f"WHEN {alias}.chemical_id IN ({twos}) THEN 2 ELSE 3 END)")
+
+    def custody_sql(self, alias: str = "e") -> str:
+        """SQL true when ``alias`` is a custody transfer: between two Jindu enterprises one of
+        which is a storage or transport enterprise (:data:`jindu.precursors.rules.CUSTODY_KINDS`)."""
+        if not self.custody_ids:
+            return "(1 = 0)"
+        ids = ",".join(map(str, self.custody_ids))
+        return (f"({alias}.counterparty_id IS NOT NULL AND ({alias}.enterprise_id IN ({ids}) "
+                f"OR {alias}.counterparty_id IN ({ids})))")
+
+    def tolerance_sql(self, qty: str, alias: str = "e") -> str:
+        """SQL for :func:`jindu.precursors.rules.quantity_tolerance_kg` of ``qty`` for ``alias``'s chemical."""
+        from jindu.precursors.rules import QUANTITY_TOLERANCE_MIN_KG as floor, QUANTITY_TOLERANCE_RATIO as ratio
+
+        cat = self.category_sql(alias)
+        floor_sql = f"(CASE {cat} WHEN 1 THEN {floor[1]} WHEN 2 THEN {floor[2]} ELSE {floor[3]} END)"
+        return self.greatest(f"ABS({qty}) * {ratio}", floor_sql)
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.pg else f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
+    def group_ids(self, expr: str) -> str:
+        """Aggregate SQL joining the integer ``expr`` of a group with commas."""
+        if self.pg:
+            return f"string_agg(CAST({expr} AS text), ',')"
+        return f"group_concat({expr})"
+
+    def live(self, alias: str = "e") -> str:
+        """SQL: ``alias`` is not voided and dated on or before the reconciliation date."""
+        return f"{alias}.voided_at IS NULL AND {alias}.occurred_on <= %s"
+
+    # --- SQL fragments ---------------------------------------------------------------------
+    @property
+    def pg(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def scoped_from(self, table: str, alias: str) -> str:
+        """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
+        incremental run the scope table joined to it on (enterprise_id, chemical_id), the
+        scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
+        plans from the analysed scope table), so the work follows the scope's size, not the
+        table's."""
+        if not self.scoped:
+            return f"{table} {alias}"
+        join = "CROSS JOIN" if not self.pg else "JOIN"
+        return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
+                f"AND {alias}.chemical_id = sc.chemical_id")
+
+    @property
+    def driven_join(self) -> str:
+        """``JOIN`` whose left side (a small work table) drives the loop: SQLite has no
+        statistics on temporary tables and might otherwise scan the ledger and probe the
+        small side; ``CROSS JOIN`` fixes SQLite's join order. PostgreSQL plans it itself."""
+        return "JOIN" if self.pg else "CROSS JOIN"
+
+    def add_days(self, expr: str, days: int | str) -> str:
+        """SQL for the date ``expr`` plus ``days`` (an integer or an SQL integer expression)."""
+        if self.pg:
+            return f"({expr} + ({days}))"
+        return f"date({expr}, printf('%+d days', {days}))"
+
+    def days_between(self, later: str, earlier: str) -> str:
+        """SQL for the whole days from ``earlier`` to ``later`` (integer)."""
+        if self.pg:
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def float_sql(self, expr: str) -> str:
+        """SQL casting ``expr`` to binary floating point (a no-op on SQLite)."""
+        return f"CAST({expr} AS float8)" if self.pg else expr
+
+    def month_of(self, expr: str) -> str:
+        """SQL for the month of the date ``expr``, as the engine's month tables store it
+        (PostgreSQL: the timestamp of the month's first midnight, the cheapest month key it
+        computes; SQLite: the first day as ISO text). Order and compare these only with
+        each other or through :meth:`month_date`."""
+        if self.pg:
+            return f"date_trunc('month', CAST({expr} AS timestamp))"
+        return f"(substr({expr}, 1, 8) || '01')"
+
+    def month_date(self, month: str, plus: int = 0) -> str:
+        """SQL for the first day (a date) of ``month`` (a value of :meth:`month_of`) plus
+        ``plus`` months — comparable with date columns (their indexes stay usable)."""
+        if self.pg:
+            shifted = f"({month} + interval '{plus} month')" if plus else month
+            return f"CAST({shifted} AS date)"
+        return f"date({month}, '{plus:+d} month')" if plus else month
+
+    def signed_qty(self, alias: str = "e") -> str:
+        """SQL for an entry's effect on the balance: ``+quantity_kg`` in, ``-quantity_kg`` otherwise."""
+        return f"(CASE WHEN {alias}.direction = 'in' THEN {alias}.quantity_kg ELSE -{alias}.quantity_kg END)"
+
+    @property
+    def cover(self) -> str:
+        """The licence-cover work table: on PostgreSQL an unlogged ordinary table (temporary
+        tables are invisible to parallel workers, and the big anti-joins against it should
+        run in parallel like the ledger scans they join), on SQLite a temporary table."""
+        return COVER_WORK_TABLE if self.pg else COVER_TABLE
+
+    def expiry_cutoff_param(self) -> Any:
+        """Lots with ``expires_on`` before this date count as expired
+        (``as_of`` − :data:`~jindu.precursors.rules.EXPIRY_GRACE_DAYS`)."""
+        from jindu.precursors.rules import EXPIRY_GRACE_DAYS
+
+        return self.date_param(self.as_of - timedelta(days=EXPIRY_GRACE_DAYS))
+
+    @property
+    def as_of_param(self) -> Any:
+        return self.as_of if self.pg else self.as_of.isoformat()
+
+    def date_param(self, d: date) -> Any:
+        return d if self.pg else d.isoformat()
+
+    # --- running queries -------------------------------------------------------------------
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
+        """Stream the rows of ``sql`` (a ``%s``-parameterised query) in chunks."""
+        with connection.cursor() as cur:
+            cur.execute(sql, list(params))
+            while True:
+                chunk = cur.fetchmany(2000)
+                if not chunk:
+                    return
+                yield from chunk
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        with connection.cursor() as cur:
+            cur.execute(sql, list(params))
+            return cur.rowcount
+
+
+def to_date(value: Any) -> date | None:
+    """A date from what a cursor returns (``date``/``datetime`` on PostgreSQL, ISO text on SQLite)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def to_kg(value: Any) -> Decimal:
+    """Kilograms to the gram from what a cursor returns (SQLite sums decimals as floats)."""
+    if value is None:
+        return Decimal("0.000")
+    return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
+def month_start(d: date) -> date:
+    """The first day of the month of ``d``."""
+    return d.replace(day=1)
+
+
+def id_list(text: Any) -> tuple[int, ...]:
+    """Entry ids from a comma-separated aggregate (``GROUP_CONCAT`` / ``string_agg``), sorted."""
+    if not text:
+        return ()
+    return tuple(sorted({int(x) for x in str(text).split(",") if x}))
+
+
+def kg_str(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+
+
+__all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
+           "kg_str", "SCOPE_TABLE", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE"]
+
+
+#: At most this many entries are linked as a finding's evidence (the details keep the count).
+EVIDENCE_LIMIT = 200
+
+
+def month_label(d: date) -> str:
+    """``2026年3月`` for any date in March 2026."""
+    return f"{d.year}年{d.month}月"
+
+
+def month_fp(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+class MonthlyGrouper:
+    """Groups a stream of rows ordered by ``key`` then calendar month into
+    ``(key, first day, rows)``; :meth:`add` returns the group a row closed, if any, and
+    :meth:`close` the last. Several groupers can share one stream (different keys), as
+    long as the stream's order makes each one's groups contiguous."""
+
+    def __init__(self, key: Callable[[tuple], tuple], day: Callable[[tuple], Any],
+                 accept: Callable[[tuple], bool] = lambda row: True):
+        self.key, self.day, self.accept = key, day, accept
+        self.current: tuple | None = None
+        self.bucket: list[tuple] = []
+
+    def add(self, row: tuple) -> tuple | None:
+        if not self.accept(row):
+            return None
+        d = to_date(self.day(row))
+        k = (self.key(row), d.year, d.month)
+        done = None
+        if k != self.current:
+            done = self.close()
+            self.current = k
+        self.bucket.append(row)
+        return done
+
+    def close(self) -> tuple | None:
+        if not self.bucket:
+            return None
+        done = (self.current[0], to_date(self.day(self.bucket[0])), self.bucket)
+        self.bucket = []
+        return done
+
+
+def group_monthly(rows: Iterable[tuple], key: Callable[[tuple], tuple], day: Callable[[tuple], Any]):
+    """Group ``rows`` (already ordered by ``key`` then date) into ``(key, first day, rows)``
+    per key and calendar month, streaming: only one group is held at a time."""
+    g = MonthlyGrouper(key, day)
+    for row in rows:
+        done = g.add(row)
+        if done:
+            yield done
+    done = g.close()
+    if done:
+        yield done
+
+
+def evidence(ids: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(ids)))[:EVIDENCE_LIMIT]

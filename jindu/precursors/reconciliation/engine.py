@@ -1,0 +1,460 @@
+"""The reconciliation engine: prepares the shared working tables, runs every rule, and
+turns the findings into discrepancies.
+
+Design (the ledger may hold ten million entries; nothing here loads it into Python):
+
+1. *Working tables*: the licence cover (licence lines flattened per activity they
+   cover, validity cut at revocation; an unlogged table on PostgreSQL so parallel
+   workers can join it, temporary on SQLite) and ``recon_month`` — one aggregate pass
+   over the ledger (enterprise × chemical × month: kilograms in, out, moved out, expired
+   lots, opening balances), shared by the stock, balance, expiry and statistical rules.
+   An incremental run first fills ``recon_scope`` with the pairs to check, and every
+   pass is driven from it through the (enterprise, chemical, occurred_on) index.
+2. *Rules* (:data:`RULES`): each rule group is one set-based query (hash anti-joins,
+   window functions) returning only offending rows; each becomes a :class:`Finding`,
+   buffered in the temporary ``recon_found`` table — the read phase takes no write lock.
+   Work shared: the month pass feeds four rules, one pass over outbound entries feeds
+   the sale and report rules, one self anti-join feeds the three matching rules.
+3. *Write phase*, one transaction: findings upserted by ``(rule, fingerprint)`` in
+   batches (new ones created with their evidence; open ones refreshed and marked
+   ``still_detected``; closed ones never touched, so never reopened); open discrepancies
+   of the checked pairs that no rule found any more get ``still_detected = False``; one
+   audit event; the run's counts.
+
+Incremental scope: the (enterprise, chemical) pairs — and their counterparties' pairs —
+of entries posted after the previous run's watermark or voided since it started (found
+through the balance rows changed since: every posting and void saves its pair's
+balance), of stock counts and licences changed since (with the pairs of enterprises
+that sold to a licence holder). A full run (nightly) is still needed for what time
+alone changes: deadlines passing, windows closing, lots expiring.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date
+from typing import Any, Callable, Iterable
+
+from django.db import connection, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from jindu.core.audit import record_event
+from jindu.core.timeutils import local_date, local_today
+from jindu.precursors.choices import DiscrepancyStatus, LicenceStatus
+from jindu.precursors.models import Discrepancy, LedgerEntry, Licence, ReconciliationRun
+from jindu.precursors.reconciliation.base import (
+    MONTH_TABLE,
+    RULES,
+    SCOPE_TABLE,
+    Context,
+    Finding,
+    id_list,
+    to_date,
+)
+from jindu.precursors.rules import LICENCE_KIND_RULES
+
+logger = logging.getLogger(__name__)
+
+FOUND_TABLE = "recon_found"
+BATCH = 1000
+#: PostgreSQL session memory for sorts and hashes during a run (the default 4 MB makes the
+#: monthly aggregate and the anti-joins spill to disk at millions of rows).
+PG_WORK_MEM = "256MB"
+#: Key of the PostgreSQL advisory lock that keeps two runs from running at once.
+ADVISORY_LOCK_KEY = 4_601_100_445
+
+MODES = ("full", "incremental")
+
+
+def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
+                       progress: Callable[[int, int | None, str], None] | None = None) -> ReconciliationRun:
+    """Run every rule of :data:`RULES` and record the findings as discrepancies.
+
+    ``mode``: ``"full"`` checks every enterprise × chemical pair; ``"incremental"`` only the
+    pairs touched since the previous finished run (falls back to full, and is recorded
+    so, when there is none). ``as_of``: the reconciliation date (local date, default
+    today): entries dated after it are ignored, deadlines and windows are judged on it.
+    ``progress(done, total, message)`` is called after each rule (for a job page).
+
+    Returns the finished :class:`ReconciliationRun`; its ``raised`` counts the
+    discrepancies created, ``pairs_checked`` the pairs examined. The run also carries
+    (not stored) ``run.stats``: findings per rule, how many were new, refreshed, no
+    longer detected, and seconds per phase. Raises ``ValueError`` for an unknown mode.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown reconciliation mode {mode!r}")
+    as_of = as_of or local_today()
+    previous = ReconciliationRun.objects.filter(finished_at__isnull=False).order_by("-id").first()
+    if mode == "incremental" and previous is None:
+        mode = "full"
+    watermark = LedgerEntry.objects.aggregate(m=Max("id"))["m"] or 0
+    run = ReconciliationRun.objects.create(mode=mode, as_of=as_of, watermark_entry_id=watermark,
+                                           started_by=user if getattr(user, "pk", None) else None)
+    ctx = Context(as_of=as_of, scoped=(mode == "incremental"))
+    ctx.load_reference()
+    stats: dict[str, Any] = {"findings": {}, "seconds": {}}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stats["seconds"][name] = round(now - clock, 3)
+        clock = now
+
+    try:
+        if ctx.pg:
+            # One run at a time (the cover work table is an ordinary table; two runs
+            # writing the same findings would collide anyway); JIT compilation costs more
+            # than it saves on these queries.
+            ctx.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            ctx.execute(f"SET work_mem = '{PG_WORK_MEM}'")
+            ctx.execute("SET jit = off")
+        _drop_tables(ctx)
+        if ctx.scoped:
+            pairs = _build_scope(ctx, previous)
+            lap("scope")
+        _build_cover(ctx)
+        _build_month(ctx)
+        if not ctx.scoped:
+            pairs = next(ctx.rows(f"SELECT COUNT(*) FROM {MONTH_TABLE} WHERE opening IS NULL"))[0]
+        lap("aggregate")
+        _create_found(ctx)
+        funcs = list(dict.fromkeys(r.func for r in RULES.values()))
+        for i, func in enumerate(funcs, 1):
+            _store_findings(ctx, func(ctx), stats["findings"])
+            lap(func.__name__)
+            if progress:
+                progress(i, len(funcs) + 1, func.__name__)
+        with transaction.atomic():
+            written = _write_findings(ctx, run, user)
+            stats.update(written)
+            run.finished_at = timezone.now()
+            run.pairs_checked = pairs
+            run.raised = written["created"]
+            run.save(update_fields=["finished_at", "pairs_checked", "raised"])
+            record_event(action="precursors.reconciliation_run", target=run, actor=user,
+                         changes={"mode": mode, "as_of": as_of.isoformat(), "pairs_checked": pairs,
+                                  "created": written["created"], "refreshed": written["refreshed"],
+                                  "no_longer_detected": written["cleared"], "findings": stats["findings"]})
+        lap("write")
+        if progress:
+            progress(len(funcs) + 1, len(funcs) + 1, "write")
+    finally:
+        _clean_up(ctx)
+    run.stats = stats
+    return run
+
+
+def _clean_up(ctx: Context) -> None:
+    """Drop the work tables and restore the session settings. Failures are logged, not
+    raised: after an error inside a caller's transaction these statements fail too, and
+    must not hide the original error."""
+    statements = [(f"DROP TABLE IF EXISTS {t}", []) for t in _work_tables(ctx)]
+    if ctx.pg:
+        statements += [("RESET work_mem", []), ("RESET jit", []),
+                       ("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])]
+    for sql, params in statements:
+        try:
+            ctx.execute(sql, params)
+        except Exception:  # noqa: BLE001 - see docstring
+            logger.warning("reconciliation clean-up failed: %s", sql, exc_info=True)
+
+
+def ctx_count(ctx: Context, table: str) -> int:
+    return next(ctx.rows(f"SELECT COUNT(*) FROM {table}"))[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Working tables
+# ---------------------------------------------------------------------------------------------
+
+def _work_tables(ctx: Context) -> tuple[str, ...]:
+    return (FOUND_TABLE, MONTH_TABLE, ctx.cover, SCOPE_TABLE)
+
+
+def _drop_tables(ctx: Context) -> None:
+    for table in _work_tables(ctx):
+        ctx.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _analyze(ctx: Context, table: str) -> None:
+    # PostgreSQL never auto-analyses temporary tables; without statistics it would plan the
+    # scope join as if the scope were large.
+    ctx.execute(f"ANALYZE {table}")
+
+
+def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
+    """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
+    docstring); returns how many."""
+    ctx.execute(f"CREATE TEMP TABLE {SCOPE_TABLE} (enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, "
+                f"PRIMARY KEY (enterprise_id, chemical_id))")
+    since_p = connection.ops.adapt_datetimefield_value(previous.started_at)
+    mark = previous.watermark_entry_id
+    ignore = "ON CONFLICT DO NOTHING" if ctx.pg else ""
+    insert = f"INSERT {'OR IGNORE ' if not ctx.pg else ''}INTO {SCOPE_TABLE} (enterprise_id, chemical_id) "
+
+    def since(column: str) -> str:
+        # SQLite keeps datetimes as text; rows written by other tools may use ISO "T" and an
+        # offset, which a text comparison would misorder: compare as Julian days there.
+        if ctx.pg:
+            return f"{column} >= %s"
+        return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
+
+    # New entries (primary-key range) and entries voided since the previous run began.
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id FROM precursors_ledgerentry "
+                         f"WHERE id > %s {ignore}", [mark])
+    ctx.execute(insert + f"SELECT DISTINCT counterparty_id, chemical_id FROM precursors_ledgerentry "
+                         f"WHERE id > %s AND counterparty_id IS NOT NULL {ignore}", [mark])
+    # Voids: every posting and void saves the pair's balance row (``void_entry`` locks and
+    # updates it), so the balances changed since hold the voided entries' pairs — found
+    # without scanning the ledger (it has no index on voided_at). Then the other side of
+    # the entries voided since, read through the (enterprise, chemical) index of those pairs.
+    ctx.execute(insert + f"SELECT enterprise_id, chemical_id FROM precursors_stockbalance "
+                         f"WHERE {since('updated_at')} {ignore}", [since_p])
+    ctx.execute(f"WITH v AS (SELECT DISTINCT e.counterparty_id, e.chemical_id "
+                f"FROM {SCOPE_TABLE} s {ctx.driven_join} precursors_ledgerentry e "
+                f"ON e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id "
+                f"WHERE e.counterparty_id IS NOT NULL AND {since('e.voided_at')}) "
+                + insert + f"SELECT counterparty_id, chemical_id FROM v {'WHERE true ' if not ctx.pg else ''}{ignore}",
+                [since_p])
+    # Stock counts recorded or changed since.
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id FROM precursors_stockcount "
+                         f"WHERE {since('updated_at')} {ignore}", [since_p])
+    # Licences changed since: the holder's pairs, and the pairs of whoever sold it those chemicals.
+    # (The changed lines first, then the ledger through its (counterparty, chemical) index.)
+    changed = (f"WITH ch AS MATERIALIZED (SELECT DISTINCT l.enterprise_id, lc.chemical_id FROM precursors_licence l "
+               f"JOIN precursors_licencechemical lc ON lc.licence_id = l.id WHERE {since('l.updated_at')}) ")
+    where = "WHERE true " if not ctx.pg else ""
+    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id FROM ch {where}{ignore}", [since_p])
+    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id "
+                                   f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
+                                   f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
+                                   f"{where}{ignore}", [since_p])
+    if ctx.pg:
+        _analyze(ctx, SCOPE_TABLE)
+    return ctx_count(ctx, SCOPE_TABLE)
+
+
+def _build_cover(ctx: Context) -> None:
+    """``recon_cover``: one row per licence line and activity its kind covers for the
+    chemical's category (:data:`jindu.precursors.rules.LICENCE_KIND_RULES`); a revoked
+    licence stops covering on the local date it was revoked (first history record in
+    status revoked; its last change where there is no history)."""
+    kind = "UNLOGGED" if ctx.pg else "TEMP"
+    ctx.execute(f"CREATE {kind} TABLE {ctx.cover} (activity varchar(16) NOT NULL, licence_id bigint NOT NULL, "
+                f"enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, number varchar(80) NOT NULL, "
+                f"valid_from date NOT NULL, valid_until date NOT NULL, limit_kg numeric(16, 3))")
+    whens = " ".join(
+        f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
+        for kind, r in LICENCE_KIND_RULES.items())
+    ctx.execute(f"""
+        INSERT INTO {ctx.cover} (activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until,
+                                   limit_kg)
+        SELECT activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until, limit_kg FROM (
+            SELECT CASE {whens} END AS activity, l.id AS licence_id, l.enterprise_id, lc.chemical_id, l.number,
+                   l.valid_from, l.valid_until, lc.quantity_limit_kg AS limit_kg
+            FROM precursors_licence l
+            JOIN precursors_licencechemical lc ON lc.licence_id = l.id
+            JOIN precursors_chemical ch ON ch.id = lc.chemical_id
+        ) x WHERE activity IS NOT NULL
+    """)
+    revoked = dict(Licence.objects.filter(status=LicenceStatus.REVOKED).values_list("pk", "updated_at"))
+    if revoked:
+        first = dict(Licence.history.filter(id__in=list(revoked), status=LicenceStatus.REVOKED)
+                     .values("id").annotate(first=Min("history_date")).values_list("id", "first"))
+        updates = []
+        for pk, changed in revoked.items():
+            revoked_on = local_date(first.get(pk) or changed)
+            # Covered through the day before the revocation.
+            updates.append((ctx.date_param(date.fromordinal(revoked_on.toordinal() - 1)), pk))
+        with connection.cursor() as cur:
+            cur.executemany(f"UPDATE {ctx.cover} SET valid_until = %s WHERE licence_id = %s AND valid_until > %s",
+                            [(d, pk, d) for d, pk in updates])
+    ctx.execute(f"CREATE INDEX recon_cover_pair ON {ctx.cover} (activity, enterprise_id, chemical_id)")
+    ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
+    if ctx.pg:
+        _analyze(ctx, ctx.cover)
+
+
+def _build_month(ctx: Context) -> None:
+    """``recon_month``: the one aggregate pass over the ledger, shared by the stock,
+    balance, expiry and statistical rules.
+
+    One row per enterprise × chemical × month with entries (non-voided, dated up to
+    ``as_of``): kilograms in, out (every other direction), moved out (``out``, ``used``,
+    ``loss``), expired lots received, the last inbound and the first outbound day; and,
+    over the pair's months in order, the balance before the month
+    (``opening``, NULL on the pair's first month), the pair's total out and expired lots.
+    Sums are binary floating point (``float8``; SQLite sums decimals that way anyway):
+    exact to far below a gram at these magnitudes, and several times cheaper to aggregate
+    on PostgreSQL than ``numeric`` — every rule compares them with a half-gram epsilon.
+    """
+    month = ctx.month_of("e.occurred_on")
+    q = ctx.float_sql("e.quantity_kg")
+    if ctx.pg:
+        # Parallel partial aggregation does not pay here: with about as many groups as
+        # rows per worker, the leader re-aggregates nearly every row (measured: 7.5 s
+        # serial against 11.4 s parallel at five million entries).
+        ctx.execute("SET max_parallel_workers_per_gather = 0")
+    in_kg = f"COALESCE(SUM({q}) FILTER (WHERE e.direction = 'in'), 0)"
+    out_kg = f"COALESCE(SUM({q}) FILTER (WHERE e.direction <> 'in'), 0)"
+    expired = "COUNT(*) FILTER (WHERE e.direction = 'in' AND e.expires_on < %s)"
+    pair = "PARTITION BY e.enterprise_id, e.chemical_id"
+    # The windows sit on the aggregate in the same SELECT (not on a subquery): SQLite then
+    # reads the ledger in its (enterprise, chemical, occurred_on) index order and sorts once.
+    ctx.execute(f"""
+        CREATE TEMP TABLE {MONTH_TABLE} AS
+        SELECT e.enterprise_id, e.chemical_id, {month} AS month,
+               {in_kg} AS in_kg, {out_kg} AS out_kg,
+               COALESCE(SUM({q}) FILTER (WHERE e.direction IN ('out', 'used', 'loss')), 0) AS move_kg,
+               {expired} AS n_expired,
+               MAX(e.occurred_on) FILTER (WHERE e.direction = 'in') AS last_in,
+               MIN(e.occurred_on) FILTER (WHERE e.direction <> 'in') AS first_out,
+               SUM({in_kg} - {out_kg}) OVER ({pair} ORDER BY {month}
+                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS opening,
+               SUM({out_kg}) OVER ({pair}) AS pair_out_kg,
+               SUM({expired}) OVER ({pair}) AS pair_expired
+        FROM {ctx.scoped_from('precursors_ledgerentry', 'e')}
+        WHERE {ctx.live('e')}
+        GROUP BY e.enterprise_id, e.chemical_id, {month}
+    """, [ctx.expiry_cutoff_param(), ctx.expiry_cutoff_param(), ctx.as_of_param])
+    if ctx.pg:
+        ctx.execute("RESET max_parallel_workers_per_gather")
+        _analyze(ctx, MONTH_TABLE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings
+# ---------------------------------------------------------------------------------------------
+
+_FOUND_COLUMNS = ("rule", "fingerprint", "severity", "enterprise_id", "chemical_id", "occurred_on", "summary",
+                  "details", "entry_ids", "licence_ids", "stock_count_id")
+
+
+def _create_found(ctx: Context) -> None:
+    ctx.execute(f"CREATE TEMP TABLE {FOUND_TABLE} (seq integer NOT NULL, rule varchar(40) NOT NULL, "
+                f"fingerprint varchar(200) NOT NULL, severity varchar(12) NOT NULL, enterprise_id bigint NOT NULL, "
+                f"chemical_id bigint, occurred_on date, summary varchar(300) NOT NULL, details text NOT NULL, "
+                f"entry_ids text NOT NULL, licence_ids text NOT NULL, stock_count_id bigint)")
+
+
+def _store_findings(ctx: Context, findings: Iterable[Finding], counts: dict[str, int]) -> None:
+    """Buffer ``findings`` into ``recon_found`` (chunks of :data:`BATCH`)."""
+    seq = ctx.stats.get("found_seq", 0)
+    buf: list[tuple] = []
+    sql = (f"INSERT INTO {FOUND_TABLE} (seq, {', '.join(_FOUND_COLUMNS)}) "
+           f"VALUES ({', '.join(['%s'] * (len(_FOUND_COLUMNS) + 1))})")
+
+    def flush() -> None:
+        if buf:
+            with connection.cursor() as cur:
+                cur.executemany(sql, buf)
+            buf.clear()
+
+    for f in findings:
+        seq += 1
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+        buf.append((seq, f.rule, f.fingerprint[:200], RULES[f.rule].severity, f.enterprise_id, f.chemical_id,
+                    ctx.date_param(f.occurred_on) if f.occurred_on else None, f.summary[:300],
+                    json.dumps(f.details, ensure_ascii=False, default=str),
+                    ",".join(map(str, f.entry_ids)), ",".join(map(str, f.licence_ids)), f.stock_count_id))
+        if len(buf) >= BATCH:
+            flush()
+    flush()
+    ctx.stats["found_seq"] = seq
+
+
+def _write_findings(ctx: Context, run: ReconciliationRun, user: Any) -> dict[str, int]:
+    """Upsert ``recon_found`` into :class:`Discrepancy` (inside the caller's transaction)."""
+    created = refreshed = 0
+    history_user = user if getattr(user, "pk", None) else None
+    rows = list(ctx.rows(f"SELECT {', '.join(_FOUND_COLUMNS)} FROM {FOUND_TABLE} ORDER BY seq"))
+    # A fingerprint met twice in one run (should not happen) is merged: last summary, all evidence.
+    merged: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        row = dict(zip(_FOUND_COLUMNS, r))
+        key = (row["rule"], row["fingerprint"])
+        if key in merged:
+            old = merged[key]
+            for col in ("entry_ids", "licence_ids"):
+                row[col] = ",".join(map(str, sorted(set(id_list(old[col])) | set(id_list(row[col])))))
+        merged[key] = row
+    del rows
+    keys = list(merged)
+    Entries = Discrepancy.entries.through
+    Licences = Discrepancy.licences.through
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start:start + BATCH]
+        existing: dict[tuple[str, str], Discrepancy] = {}
+        by_rule: dict[str, list[str]] = {}
+        for rule_code, fp in chunk:
+            by_rule.setdefault(rule_code, []).append(fp)
+        for rule_code, fps in by_rule.items():
+            for d in Discrepancy.objects.filter(rule=rule_code, fingerprint__in=fps):
+                existing[(d.rule, d.fingerprint)] = d
+        new: list[Discrepancy] = []
+        changed: list[Discrepancy] = []
+        links: list[tuple[Discrepancy, tuple[int, ...], tuple[int, ...]]] = []
+        for key in chunk:
+            row = merged[key]
+            details = json.loads(row["details"])
+            occurred_on = to_date(row["occurred_on"])
+            d = existing.get(key)
+            if d is None:
+                d = Discrepancy(rule=row["rule"], fingerprint=row["fingerprint"], severity=row["severity"],
+                                enterprise_id=row["enterprise_id"], chemical_id=row["chemical_id"],
+                                occurred_on=occurred_on, summary=row["summary"], details=details,
+                                stock_count_id=row["stock_count_id"], detected_by_run=run)
+                new.append(d)
+            elif d.status == DiscrepancyStatus.CLOSED:
+                continue  # closed findings are never reopened by a run
+            else:
+                values = {"summary": row["summary"], "details": details, "occurred_on": occurred_on,
+                          "still_detected": True, "severity": row["severity"]}
+                if any(getattr(d, k) != v for k, v in values.items()):
+                    for k, v in values.items():
+                        setattr(d, k, v)
+                    changed.append(d)
+            links.append((d, id_list(row["entry_ids"]), id_list(row["licence_ids"])))
+        if new:
+            bulk_create_with_history(new, Discrepancy, batch_size=BATCH, default_user=history_user)
+            created += len(new)
+        if changed:
+            bulk_update_with_history(changed, Discrepancy, ["summary", "details", "occurred_on", "still_detected",
+                                                            "severity"], batch_size=BATCH, default_user=history_user)
+            refreshed += len(changed)
+        entry_links = [Entries(discrepancy_id=d.pk, ledgerentry_id=e) for d, es, _ls in links for e in es]
+        licence_links = [Licences(discrepancy_id=d.pk, licence_id=lc) for d, _es, ls in links for lc in ls]
+        Entries.objects.bulk_create(entry_links, batch_size=BATCH, ignore_conflicts=True)
+        Licences.objects.bulk_create(licence_links, batch_size=BATCH, ignore_conflicts=True)
+    cleared = _clear_not_found(ctx, history_user)
+    return {"created": created, "refreshed": refreshed, "cleared": cleared, "found": len(keys)}
+
+
+def _clear_not_found(ctx: Context, history_user: Any) -> int:
+    """Open discrepancies (of the checked pairs) that this run did not find: ``still_detected = False``."""
+    scope = ""
+    if ctx.scoped:
+        scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
+                 f"AND sc.chemical_id = d.chemical_id)")
+    codes = ", ".join(f"'{c}'" for c in RULES)
+    ids = [r[0] for r in ctx.rows(f"""
+        SELECT d.id FROM precursors_discrepancy d
+        WHERE d.status <> %s AND d.still_detected = %s AND d.rule IN ({codes}) {scope}
+          AND NOT EXISTS (SELECT 1 FROM {FOUND_TABLE} f WHERE f.rule = d.rule AND f.fingerprint = d.fingerprint)
+    """, [DiscrepancyStatus.CLOSED.value, True])]
+    cleared = 0
+    for start in range(0, len(ids), BATCH):
+        batch = list(Discrepancy.objects.filter(pk__in=ids[start:start + BATCH]))
+        for d in batch:
+            d.still_detected = False
+        bulk_update_with_history(batch, Discrepancy, ["still_detected"], batch_size=BATCH, default_user=history_user)
+        cleared += len(batch)
+    return cleared
+
+
+__all__ = ["run_reconciliation", "MODES"]
