@@ -17,6 +17,7 @@ class NavItem:
     label: str
     url_name: str | None  # None: module not built yet
     permission: str | None = None  # shown only to users holding it (in any grant)
+    jurisdiction: bool = False  # hidden from an enterprise's own accounts (no jurisdiction to browse)
 
     @property
     def built(self) -> bool:
@@ -38,8 +39,8 @@ class NavItem:
 
 MODULES: tuple[NavItem, ...] = (
     NavItem("home", _("首页"), "home"),
-    NavItem("geo", _("行政区划"), "geo:division_tree"),
-    NavItem("org", _("组织单位"), "org:unit_list"),
+    NavItem("geo", _("行政区划"), "geo:division_tree", jurisdiction=True),
+    NavItem("org", _("组织单位"), "org:unit_list", jurisdiction=True),
     NavItem("persons", _("吸毒人员管控"), "persons:person_list", permission="persons.view_person"),
     NavItem("workforce", _("禁毒社工"), "workforce:staffing", permission="workforce.view_team"),
     NavItem("enforcement", _("打击破案"), "enforcement:case_list", permission="enforcement.view_case"),
@@ -62,4 +63,23 @@ def navigation_for(request) -> tuple[NavItem, ...]:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return ()
     user = request.user
-    return tuple(m for m in MODULES if m.permission is None or user.has_perm(m.permission))
+    enterprise_account = is_enterprise_account(user)
+    return tuple(m for m in MODULES if (m.permission is None or user.has_perm(m.permission))
+                 and not (m.jurisdiction and enterprise_account))
+
+
+#: The permission that marks an enterprise's own account (role ``enterprise``, assigned-only).
+ENTERPRISE_SELF_PERMISSION = "precursors.view_enterprise"
+
+
+def is_enterprise_account(user) -> bool:
+    """Whether every grant of ``user`` is an enterprise's own account (role ``enterprise``:
+    assigned-only, holding ``precursors.view_enterprise``). Such users keep their
+    enterprise's records and have no divisions or units to browse (no dashboard, no
+    division or unit menus)."""
+    from jindu.core.scope import user_grants
+
+    if user.is_superuser:
+        return False
+    grants = user_grants(user)
+    return bool(grants) and all(g.assigned_only and ENTERPRISE_SELF_PERMISSION in g.permissions for g in grants)

@@ -49,6 +49,21 @@ class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
         return obj.name
 
 
+def fix_single_enterprise(form: forms.BaseForm) -> None:
+    """When ``form``'s ``enterprise`` field offers exactly one enterprise (an enterprise
+    user's own), send it as a hidden value and show it as text (``form.fixed_enterprise``),
+    so its full name and credit code are never cut off in a select. The posted value is
+    still checked against the choices: another enterprise's id is refused."""
+    field = form.fields["enterprise"]
+    only = list(field.queryset[:2])
+    form.fixed_enterprise = None
+    if len(only) != 1:
+        return
+    form.fixed_enterprise = only[0]
+    field.widget = forms.HiddenInput()
+    form.initial["enterprise"] = only[0].pk
+
+
 def chemicals(user: Any):
     return Chemical.objects.restrict(user, VIEW).filter(is_active=True).order_by("category", "id")
 
@@ -201,6 +216,7 @@ class LedgerEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["enterprise"].queryset = selectors.enterprises_where(user, LedgerEntry, "add").order_by("name")
         self.fields["chemical"].queryset = chemicals(user)
+        fix_single_enterprise(self)
         style(self)
 
     def entry_data(self) -> dict[str, Any]:
@@ -220,6 +236,7 @@ class StockCountForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["enterprise"].queryset = selectors.enterprises_where(user, StockCount, "add").order_by("name")
         self.fields["chemical"].queryset = chemicals(user)
+        fix_single_enterprise(self)
         style(self)
 
 
@@ -239,6 +256,7 @@ class AssigneeChoiceField(forms.ModelChoiceField):
 
 
 class AssignForm(forms.Form):
+    prefix = "assign"  # several workflow forms share one page: distinct names and ids
     version = VersionField()
     assignee = AssigneeChoiceField(label=_("承办人"), queryset=None, empty_label=_("（请选择）"))
     deadline = forms.DateField(label=_("办理期限"), widget=_DATE,
@@ -251,6 +269,7 @@ class AssignForm(forms.Form):
 
 
 class WorkForm(forms.Form):
+    prefix = "work"  # several workflow forms share one page: distinct names and ids
     version = VersionField()
     notes = forms.CharField(label=_("核查情况"), widget=forms.Textarea(attrs={"rows": 3}),
                             error_messages={"required": _("请填写核查情况。")})
@@ -261,6 +280,7 @@ class WorkForm(forms.Form):
 
 
 class CloseForm(forms.Form):
+    prefix = "close"  # several workflow forms share one page: distinct names and ids
     version = VersionField()
     resolution = forms.ChoiceField(label=_("办结方式"), choices=[("", _("（请选择）")), *Resolution.choices])
     note = forms.CharField(label=_("办结说明"), widget=forms.Textarea(attrs={"rows": 3}),
@@ -274,6 +294,7 @@ class CloseForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
+    prefix = "reopen"  # several workflow forms share one page: distinct names and ids
     version = VersionField()
     reason = forms.CharField(label=_("重新打开原因"), max_length=500,
                              error_messages={"required": _("请填写重新打开的原因。")})

@@ -644,11 +644,19 @@ def _lock_balances(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], St
     return locked
 
 
+def _kg(value: Decimal | None) -> str:
+    """Kilograms as the pages show them ("108", not "108.000"): the pages' own helper,
+    imported here so that messages and pages never disagree."""
+    from jindu.precursors.tables import kg_text
+
+    return kg_text(value)
+
+
 def _negative_message(entry: LedgerEntry, balance: Decimal) -> str:
     return _("%(chemical)s 当前结存 %(balance)s 千克，本次%(direction)s %(qty)s 千克，结存将为负数，已拒绝"
              "（《易制毒化学品管理条例》第十八、十九条：台账须如实记录）。") % {
-        "chemical": entry.chemical.name_zh, "balance": balance, "direction": entry.get_direction_display(),
-        "qty": entry.quantity_kg}
+        "chemical": entry.chemical.name_zh, "balance": _kg(balance), "direction": entry.get_direction_display(),
+        "qty": _kg(entry.quantity_kg)}
 
 
 def _apply_to_balances(entries: Sequence[LedgerEntry], row_numbers: Sequence[int]) -> tuple[
@@ -823,7 +831,7 @@ def void_entry(*, user: Any, entry: LedgerEntry, reason: str) -> LedgerEntry:
         if delta < 0 and new < 0:
             raise ValidationError(_("%(chemical)s 当前结存 %(balance)s 千克，作废这笔 %(qty)s 千克的入库后结存将为负数，"
                                     "请先作废其后的出库记录。") % {
-                "chemical": row.chemical.name_zh, "balance": balance.quantity_kg, "qty": row.quantity_kg})
+                "chemical": row.chemical.name_zh, "balance": _kg(balance.quantity_kg), "qty": _kg(row.quantity_kg)})
         row.voided_at = timezone.now()
         row.void_reason = reason[:255]
         row.save(update_fields=["voided_at", "void_reason"])
@@ -998,7 +1006,7 @@ def record_discrepancy_work(*, user: Any, discrepancy: Discrepancy, notes: str,
         stored = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
         if stored.status == DiscrepancyStatus.CLOSED:
             raise ValidationError(_("该问题已办结，请先重新打开。"))
-        who = user.get_username() if _actor(user) else _("系统")
+        who = str(user) if _actor(user) else _("系统")  # the person's name, as "closed by" shows it
         line = f"[{local_now():%Y-%m-%d %H:%M} {who}] {notes}"
         _set_history_user(stored, user)
         notes_after = (stored.work_notes + "\n" if stored.work_notes else "") + line
@@ -1056,7 +1064,7 @@ def reopen_discrepancy(*, user: Any, discrepancy: Discrepancy, reason: str,
         if stored.status != DiscrepancyStatus.CLOSED:
             raise ValidationError(_("该问题未办结，无需重新打开。"))
         before = _summary(stored, fields)
-        who = user.get_username() if _actor(user) else _("系统")
+        who = str(user) if _actor(user) else _("系统")  # the person's name, as "closed by" shows it
         line = _("[%(t)s %(who)s] 重新打开：%(r)s") % {"t": f"{local_now():%Y-%m-%d %H:%M}", "who": who, "r": reason}
         _set_history_user(stored, user)
         updated, _changed = update_versioned(stored, user=user, fields=fields, expected_version=expected_version, data={

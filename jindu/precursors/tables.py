@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jindu.core.timeutils import due_status
 from jindu.precursors import selectors
-from jindu.precursors.choices import Direction, DiscrepancySeverity, DiscrepancyStatus, RiskLevel
+from jindu.precursors.choices import Direction, DiscrepancySeverity, DiscrepancyStatus, QuantityUnit, RiskLevel
 from jindu.precursors.models import Discrepancy, Enterprise, LedgerEntry
 
 RISK_CSS = {RiskLevel.HIGH: "text-bg-danger", RiskLevel.MEDIUM: "text-bg-warning", RiskLevel.LOW: "text-bg-light border"}
@@ -30,6 +30,18 @@ def kg_text(value) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def entered_text(entry) -> str:
+    """What was written on a ledger line entered in another unit than kilograms, with the
+    factor the conversion used: ``"50 升 × 1.84 千克/升"``, ``"4 件/瓶 × 25 千克/件"``,
+    ``"0.5 吨"``."""
+    text = f"{kg_text(entry.quantity_entered)} {entry.get_unit_entered_display()}"
+    if entry.unit_entered in (QuantityUnit.L, QuantityUnit.ML) and entry.density_kg_per_l:
+        return _("%(q)s × %(d)s 千克/升") % {"q": text, "d": kg_text(entry.density_kg_per_l)}
+    if entry.unit_entered == QuantityUnit.PIECE and entry.piece_mass_kg:
+        return _("%(q)s × %(m)s 千克/件") % {"q": text, "m": kg_text(entry.piece_mass_kg)}
+    return text
+
+
 def risk_badge(level: str, label: str) -> str:
     return format_html('<span class="badge {}" data-risk="{}">{}</span>', RISK_CSS.get(level, "text-bg-light"),
                        level, label)
@@ -47,12 +59,13 @@ class EnterpriseTable(tables.Table):
     name = tables.Column(verbose_name=_("企业名称"), linkify=("precursors:enterprise_detail", {"pk": tables.A("pk")}))
     credit_code = tables.Column(verbose_name=_("统一社会信用代码"), orderable=False, empty_values=(),
                                 attrs={"td": {"class": "text-nowrap font-monospace small"}})
-    kind = tables.Column(verbose_name=_("类型"))
+    kind = tables.Column(verbose_name=_("类型"), attrs={"td": {"class": "text-nowrap"}})
     division = tables.Column(verbose_name=_("所属区划"), accessor="division__name",
-                             order_by=("division__code", "name"))
+                             order_by=("division__code", "name"), attrs={"td": {"class": "text-nowrap"}})
     risk_level = tables.Column(verbose_name=_("风险等级"))
     status = tables.Column(verbose_name=_("经营状态"))
-    supervising_units = tables.Column(verbose_name=_("监管部门"), orderable=False, empty_values=())
+    supervising_units = tables.Column(verbose_name=_("监管部门"), orderable=False, empty_values=(),
+                                      attrs={"td": {"class": "text-nowrap"}})
     licences_expiring = tables.Column(verbose_name=_("30日内到期证照"), attrs={"td": {"class": "text-end"}})
     open_discrepancies = tables.Column(verbose_name=_("待办核对问题"), attrs={"td": {"class": "text-end"}})
 
@@ -143,9 +156,10 @@ class LedgerTable(tables.Table):
         text = f"{sign}{kg_text(record.quantity_kg)}"
         if record.quantity_entered is None or record.unit_entered == "kg":
             return text
-        # Entered in another unit (t, g, L, mL, pieces): show what was written too.
-        return format_html('{}<div class="small text-body-secondary">{} {}</div>', text,
-                           kg_text(record.quantity_entered), record.get_unit_entered_display())
+        # Entered in another unit (t, g, L, mL, pieces): show what was written too, with
+        # the density or piece mass the conversion used.
+        return format_html('{}<div class="small text-body-secondary" data-testid="entered">{}</div>', text,
+                           entered_text(record))
 
     def render_balance_after_kg(self, value):
         return kg_text(value)

@@ -62,7 +62,14 @@ from jindu.precursors.models import (
     Licence,
     StockCount,
 )
-from jindu.precursors.tables import DiscrepancyTable, EnterpriseTable, LedgerTable, SupervisionTable, kg_text
+from jindu.precursors.tables import (
+    DiscrepancyTable,
+    EnterpriseTable,
+    LedgerTable,
+    SupervisionTable,
+    entered_text,
+    kg_text,
+)
 
 #: Chinese labels of the keys reconciliation rules write into ``Discrepancy.details``
 #: (kilograms as strings, dates ISO); other keys are shown as written.
@@ -88,8 +95,42 @@ DETAIL_LABELS = {
     "counterparty_id": gettext_lazy("对方企业编号"), "counterparty_kg": gettext_lazy("对方数量（千克）"),
     "counterparty_entries": gettext_lazy("对方台账编号"), "limit": gettext_lazy("限量（千克）"),
     "expires": gettext_lazy("失效日期"), "median": gettext_lazy("中位数"), "diff": gettext_lazy("差额（千克）"),
-    "ledger": gettext_lazy("账面（千克）"),
+    "ledger": gettext_lazy("账面（千克）"), "balance_kg": gettext_lazy("结存（千克）"),
+    "buyer_enterprise_id": gettext_lazy("购买方企业编号"), "buyer_in_jindu": gettext_lazy("购买方为本系统登记企业"),
 }
+#: Keys holding kilograms (as strings) besides those ending in ``_kg``.
+DETAIL_KG_KEYS = frozenset({"qty", "limit", "diff", "ledger"})
+
+
+def detail_value(key: str, value: Any) -> str:
+    """One value of ``Discrepancy.details`` as a reader wants it: chemical categories by
+    name (第一类), kilograms without trailing zeros (``"5.000"`` → ``"5"``), yes/no, lists
+    joined; anything unexpected as written."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if key == "category":
+        try:
+            return str(ChemicalCategory(int(value)).label)
+        except (TypeError, ValueError):
+            return str(value)
+    if key.endswith("_kg") or key in DETAIL_KG_KEYS:
+        try:
+            return kg_text(value)
+        except (ArithmeticError, TypeError, ValueError):
+            return str(value)
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value) or "—"
+    return str(value)
+
+
+def detail_rows(details: Any) -> list[tuple[str, str]]:
+    """``[(Chinese label, formatted value)]`` of a discrepancy's ``details`` mapping."""
+    if not isinstance(details, dict):
+        return []
+    return [(str(DETAIL_LABELS.get(k, k)), detail_value(k, v)) for k, v in details.items()]
+
 
 IMPORTERS = (("precursors.enterprise", gettext_lazy("导入企业")), ("precursors.licence", gettext_lazy("导入证照")),
              ("precursors.ledger", gettext_lazy("导入台账")))
@@ -151,6 +192,10 @@ class _NavMixin:
         user = self.request.user
         ctx["tab"] = self.tab
         ctx["enterprise_user"] = enterprise_only(user)
+        if ctx["enterprise_user"]:
+            # "本企业" leads straight to the enterprise page when there is just one.
+            ids = list(selectors.enterprises_for(user).values_list("pk", flat=True)[:2])
+            ctx["own_enterprise_pk"] = ids[0] if len(ids) == 1 else None
         ctx["may_view_discrepancies"] = selectors.may_view_discrepancies(user)
         ctx["may_post"] = has_model_permission(user, LedgerEntry, ADD)
         ctx["may_count"] = has_model_permission(user, StockCount, ADD)
@@ -158,6 +203,12 @@ class _NavMixin:
 
 
 # -- overview --------------------------------------------------------------------------------
+def bar_data(values) -> list:
+    """ECharts bar values; a zero gets no label (``jindu/charts.js`` labels every bar, and a
+    row of "0" over empty bars only hides the ones that matter)."""
+    return [v if v else {"value": 0, "label": {"show": False}} for v in values]
+
+
 class OverviewView(_NavMixin, ScopedPermissionMixin, TemplateView):
     """Enterprises by kind and chemical category, licences expiring in 30/90 days, open
     discrepancies by rule, inspections and hazards of the year, for the user's scope."""
@@ -198,14 +249,14 @@ class OverviewView(_NavMixin, ScopedPermissionMixin, TemplateView):
             ctx["inspection_chart"] = {
                 "categories": [r.division.name for r in ov.inspection_rows],
                 "series": [
-                    {"name": _("检查企业数"), "data": [r.targets_inspected for r in ov.inspection_rows]},
-                    {"name": _("发现隐患"), "data": [r.hazards_found for r in ov.inspection_rows]},
-                    {"name": _("已整改隐患"), "data": [r.hazards_rectified for r in ov.inspection_rows]},
+                    {"name": _("检查企业数"), "data": bar_data(r.targets_inspected for r in ov.inspection_rows)},
+                    {"name": _("发现隐患"), "data": bar_data(r.hazards_found for r in ov.inspection_rows)},
+                    {"name": _("已整改隐患"), "data": bar_data(r.hazards_rectified for r in ov.inspection_rows)},
                 ],
             }
         ctx["kind_chart"] = {
             "categories": [str(r["label"]) for r in ov.by_kind],
-            "series": [{"name": str(label), "data": [r[f"cat{value}"] for r in ov.by_kind]}
+            "series": [{"name": str(label), "data": bar_data(r[f"cat{value}"] for r in ov.by_kind)}
                        for value, label in ChemicalCategory.choices],
         }
         return ctx
@@ -523,15 +574,6 @@ class LedgerEntryCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin,
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
-    def get_form(self, form_class=None):
-        form = super().get_form(form_class)
-        field = form.fields["enterprise"]
-        choices = list(field.queryset[:2])
-        if len(choices) == 1:
-            field.empty_label = None
-            form.initial.setdefault("enterprise", choices[0].pk)
-        return form
-
     def get_initial(self):
         initial = {"occurred_on": local_today()}
         pk = self.request.GET.get("enterprise", "")
@@ -576,7 +618,7 @@ class EntryDetailView(_NavMixin, ScopedObjectMixin, DetailView):
         ctx = super().get_context_data(**kwargs)
         user, entry = self.request.user, self.object
         ctx["quantity"] = kg_text(entry.quantity_kg)
-        ctx["entered"] = kg_text(entry.quantity_entered) if entry.quantity_entered is not None else ""
+        ctx["entered"] = entered_text(entry) if entry.quantity_entered is not None else ""
         ctx["balance_after"] = kg_text(entry.balance_after_kg)
         ctx["counterparty_visible"] = (entry.counterparty_id is not None and selectors.enterprises_for(user).filter(
             pk=entry.counterparty_id).exists())
@@ -613,15 +655,6 @@ class StockCountCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin, 
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def get_form(self, form_class=None):
-        form = super().get_form(form_class)
-        field = form.fields["enterprise"]
-        choices = list(field.queryset[:2])
-        if len(choices) == 1:
-            field.empty_label = None
-            form.initial.setdefault("enterprise", choices[0].pk)
-        return form
 
     def get_initial(self):
         initial = {"counted_on": local_today()}
@@ -675,6 +708,7 @@ class DiscrepancyListView(_NavMixin, ScopedQuerysetMixin, SingleTableMixin, Filt
         counts = selectors.discrepancies_for(self.request.user).aggregate(
             open=Count("pk", filter=Q(status=DiscrepancyStatus.OPEN)),
             in_progress=Count("pk", filter=Q(status=DiscrepancyStatus.IN_PROGRESS)),
+            closed=Count("pk", filter=Q(status=DiscrepancyStatus.CLOSED)),
             overdue=Count("pk", filter=Q(status__in=selectors.OPEN_STATUSES, deadline__lt=today)))
         ctx["counts"] = counts
         return ctx
@@ -703,8 +737,7 @@ class DiscrepancyDetailView(_NavMixin, ScopedObjectMixin, DetailView):
         if count is not None:
             ctx["evidence_count"] = (count, kg_text(count.quantity_kg), kg_text(count.ledger_balance_kg),
                                      kg_text(count.difference_kg))
-        ctx["details"] = ([(str(DETAIL_LABELS.get(k, k)), v) for k, v in d.details.items()]
-                          if isinstance(d.details, dict) else [])
+        ctx["details"] = detail_rows(d.details)
         can_change = Discrepancy.objects.restrict(user, CHANGE).filter(pk=d.pk).exists()
         ctx["can_change"] = can_change
         if can_change:

@@ -1,8 +1,9 @@
 """Precursor chemicals in a real browser, with the site's Content-Security-Policy on.
 
-1. An enterprise's own user logs in, reaches their enterprise page, records an inbound of
-   200 kg 硫酸 and an outbound of 50 L (converted with the density given) through the
-   ledger form, sees the balance follow, is refused (in Chinese, nothing written) an
+1. An enterprise's own user logs in and lands on their enterprise page (not the city
+   dashboard), records an inbound of 200 kg 硫酸 and an outbound of 50 L (converted with
+   the density given) through the ledger form, sees the balance follow, is refused (in
+   Chinese, nothing written) an
    outbound beyond the balance, and cannot open another enterprise's page (404) nor the
    discrepancy queue (403).
 2. A regulator reads the overview, the enterprise list with a filter, an enterprise page
@@ -77,12 +78,12 @@ def _user(username: str, role: str, code: str, full_name: str, unit=None):
     return user
 
 
-def _login(page, base: str, username: str) -> None:
+def _login(page, base: str, username: str, lands_on: str = "/") -> None:
     page.goto(f"{base}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}{lands_on}")
 
 
 def _shot(page, name: str) -> None:
@@ -126,7 +127,8 @@ def test_enterprise_user_keeps_its_ledger(live_server, world, page):
     base = live_server.url
     errors = _watch(page)
     with _with_csp():
-        _login(page, base, "longhua_fine_chem")
+        # An enterprise's own account starts at its enterprise, not at the city dashboard.
+        _login(page, base, "longhua_fine_chem", lands_on=f"/precursors/enterprises/{own.pk}/")
         _shot(page, "01-enterprise-user-home")
         page.click("[data-nav=precursors]")
         page.wait_for_url(f"{base}/precursors/enterprises/{own.pk}/")
@@ -139,8 +141,10 @@ def test_enterprise_user_keeps_its_ledger(live_server, world, page):
         # Inbound: 200 kg 硫酸 from an outside supplier.
         page.click("[data-testid=post-entry]")
         page.wait_for_selector("[data-testid=edit-form]")
-        assert page.locator("#id_enterprise option").all_inner_texts() == [
-            f"龙华精细化工有限公司（{own.credit_code}）"]
+        # Its only enterprise is shown as text, name and credit code in full.
+        fixed = page.locator("[data-testid=fixed-enterprise]").inner_text()
+        assert "龙华精细化工有限公司" in fixed and own.credit_code in fixed
+        assert page.locator("select[name=enterprise]").count() == 0
         assert page.input_value("#id_occurred_on") == _today().isoformat()
         page.select_option("#id_chemical", label="第三类 · 硫酸")
         page.select_option("#id_direction", "in")
@@ -171,7 +175,7 @@ def test_enterprise_user_keeps_its_ledger(live_server, world, page):
         assert "出库 硫酸 92 千克，当前结存 108 千克" in page.locator(".alert-success").inner_text()
         assert _balance(page) == "108"
         ledger = page.locator("[data-testid=ledger-table]")
-        assert "50 升" in ledger.inner_text() and "−92" in ledger.inner_text()
+        assert "50 升 × 1.84 千克/升" in ledger.inner_text() and "−92" in ledger.inner_text()
         _shot(page, "06-enterprise-page-after-outbound")
 
         # An outbound beyond the balance is refused with the reason; nothing is written.
@@ -184,23 +188,21 @@ def test_enterprise_user_keeps_its_ledger(live_server, world, page):
         refusal = page.locator("[data-testid=form-errors]")
         refusal.wait_for()
         reason = refusal.inner_text()
-        assert re.search(r"硫酸 当前结存 108(\.0+)? 千克", reason) and "结存将为负数，已拒绝" in reason, reason
+        assert "硫酸 当前结存 108 千克，本次出库 150 千克" in reason and "结存将为负数，已拒绝" in reason, reason
         assert page.input_value("#id_quantity_entered") == "150"  # what was typed is kept
         _shot(page, "07-ledger-form-refused")
         assert LedgerEntry.objects.filter(enterprise=own).count() == 2
         assert StockBalance.objects.get(enterprise=own, chemical=chemical("硫酸")).quantity_kg == Decimal("108")
-        page.click("[data-testid=precursors-nav] >> text=本企业")  # a list of one: its own enterprise
-        page.wait_for_selector("[data-testid=enterprise-table]")
-        assert page.locator("[data-testid=enterprise-table] tbody tr").count() == 1
-        _shot(page, "08-enterprise-user-list")
-        page.click("[data-testid=enterprise-table] a:has-text('龙华精细化工有限公司')")
+        page.click("[data-testid=precursors-nav] >> text=本企业")  # its one enterprise, not a list of one
         page.wait_for_url(f"{base}/precursors/enterprises/{own.pk}/")
         assert _balance(page) == "108"
+        _shot(page, "08-enterprise-user-own-tab")
 
         # Another enterprise's page is "not found"; the discrepancy queue is refused.
         _refused(page, f"{base}/precursors/enterprises/{other.pk}/", 404, errors)
         _shot(page, "09-other-enterprise-404")
         _refused(page, f"{base}/precursors/discrepancies/", 403, errors)
+        assert page.locator("main").inner_text().count("您的角色没有此操作的权限。") == 1
         _shot(page, "09b-discrepancy-queue-403")
     assert errors == [], errors
 
@@ -277,37 +279,39 @@ def test_regulator_works_a_discrepancy_to_closure(live_server, world, page):
 
         deadline = today + timedelta(days=15)
         assign = page.locator("[data-testid=assign-form]")
-        assign.locator("select[name=assignee]").select_option(label="王警官")
-        assign.locator("input[name=deadline]").fill(deadline.isoformat())
+        assign.locator("select[name=assign-assignee]").select_option(label="王警官")
+        assign.locator("input[name=assign-deadline]").fill(deadline.isoformat())
         assign.locator("button[type=submit]").click()
         page.wait_for_selector(".alert-success:has-text('已指派承办人')")
         assert page.locator("[data-testid=status]").get_attribute("data-status") == "in_progress"
         _shot(page, "15-discrepancy-assigned")
 
         work = page.locator("[data-testid=work-form]")
-        work.locator("textarea[name=notes]").fill("已调取购销合同，企业称对方口头承诺代办购买许可证。")
+        page.get_by_label("核查情况").fill("已调取购销合同，企业称对方口头承诺代办购买许可证。")  # labelled
         work.locator("button[type=submit]").click()
         page.wait_for_selector(".alert-success:has-text('已记录核查情况')")
-        assert "已调取购销合同" in page.locator("[data-testid=work-notes]").inner_text()
+        notes = page.locator("[data-testid=work-notes]").inner_text()
+        assert "李监管] 已调取购销合同" in notes and "longhua_yjj" not in notes  # signed with the name
         _shot(page, "16-discrepancy-worked")
 
         close = page.locator("[data-testid=close-form]")
-        close.locator("select[name=resolution]").select_option("rectified")
-        close.locator("textarea[name=note]").fill("已责令企业停止购入，补办购买许可证前不得使用。")
+        close.locator("select[name=close-resolution]").select_option("rectified")
+        close.locator("textarea[name=close-note]").fill("已责令企业停止购入，补办购买许可证前不得使用。")
         close.locator("button[type=submit]").click()
         page.wait_for_selector(".alert-success:has-text('问题已办结')")
         assert page.locator("[data-testid=status]").get_attribute("data-status") == "closed"
         assert "已责令整改" in page.locator("[data-testid=resolution]").inner_text()
         assert page.locator("[data-testid=reopen-form]").count() == 1
+        assert "data-due" not in page.content()  # closed: the deadline shown without a due badge
         _shot(page, "17-discrepancy-closed")
 
-        page.click(".breadcrumb >> text=核对问题")  # the detail page has a breadcrumb, not the tabs
+        page.click("[data-testid=precursors-nav] >> text=核对问题")  # the detail page keeps the module's tabs
         page.wait_for_selector("[data-testid=discrepancy-table]")
         row = page.locator("[data-testid=discrepancy-table] tbody tr")
         assert row.count() == 1 and row.locator("[data-status]").get_attribute("data-status") == "closed"
         assert "王警官" in row.inner_text()
         counts = page.locator("[data-testid=discrepancy-counts]").inner_text()
-        assert "待处理 0" in counts and "核查中 0" in counts
+        assert "待处理 0" in counts and "核查中 0" in counts and "已办结 1" in counts
         _shot(page, "18-regulator-queue-closed")
     finding.refresh_from_db()
     assert finding.status == DiscrepancyStatus.CLOSED and finding.assignee.username == "longhua_police"

@@ -1,5 +1,5 @@
-"""Site pages: login/logout, the CSRF failure page, the home dashboard, and the "module
-not built yet" page.
+"""Site pages: login/logout, the CSRF failure page, the home dashboard (an enterprise's
+own account goes to its enterprise instead), and the "module not built yet" page.
 
 ``core`` imports no domain app (DESIGN.md's layering), so the dashboard reaches the
 division, unit and user models by label through :func:`django.apps.apps.get_model`.
@@ -16,11 +16,12 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from jindu.core.scope import VIEW, has_model_permission
+from jindu.navigation import is_enterprise_account
 from jindu.navigation import module as nav_module
 
 TOWN_KINDS = ("subdistrict", "town", "township")  # NBS 街道/镇/乡; "town_like" counted apart
@@ -139,8 +140,32 @@ def dashboard(user) -> dict[str, Any]:
     return {"counts": counts, "districts": districts, "chart": chart}
 
 
+def enterprise_landing(user) -> str | None:
+    """Where a user whose every grant is an enterprise's own account starts: their
+    enterprise's page when they keep exactly one, else their list of enterprises. ``None``
+    for everyone else (superusers, jurisdiction roles, mixed role sets) and when the
+    precursors module is not installed.
+
+    Such users have no jurisdiction to survey: the dashboard's division counts mean nothing
+    to them. The enterprise model is reached by label (core imports no domain app).
+    """
+    if not is_enterprise_account(user):
+        return None
+    try:
+        Enterprise = apps.get_model("precursors", "Enterprise")
+        ids = list(Enterprise.objects.restrict(user, VIEW).values_list("pk", flat=True)[:2])
+        if len(ids) == 1:
+            return reverse("precursors:enterprise_detail", args=[ids[0]])
+        return reverse("precursors:enterprise_list")
+    except (LookupError, NoReverseMatch):
+        return None
+
+
 @login_required
 def home(request):
+    landing = enterprise_landing(request.user)
+    if landing:
+        return redirect(landing)
     return render(request, "core/home.html", dashboard(request.user))
 
 

@@ -106,6 +106,7 @@ def unusual_monthly_outbound(ctx: Context) -> Iterator[Finding]:
           AND ((spread.mad > 0 AND {mad_f} * dev.d > {z} * spread.mad)
                OR (spread.mad = 0 AND spread.meanad > 0 AND dev.d > {z} * {mean_f} * spread.meanad))
     """)
+    ctx.analyze(OUTLIER_TABLE)
     moved = ", ".join(f"'{d}'" for d in MOVED_OUT)
     sql = f"""
         SELECT o.enterprise_id, o.chemical_id, o.month, o.kg, o.v, o.med, o.mad, o.meanad, o.n, {ctx.group_ids('e.id')}

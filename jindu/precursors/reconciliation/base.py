@@ -247,6 +247,16 @@ class Context:
                     return
                 yield from chunk
 
+    def analyze(self, table: str, *, temporary: bool = True) -> None:
+        """Give the planner statistics on a work table just filled. PostgreSQL never
+        auto-analyses temporary tables; SQLite, without statistics, takes every table for
+        a million rows — and then builds a Bloom filter over the whole ledger index to
+        probe it from a scope of a thousand pairs (measured: 0.36 s against 0.05 s)."""
+        if self.pg:
+            self.execute(f"ANALYZE {table}")
+        else:
+            self.execute(f"ANALYZE {'temp.' if temporary else ''}{table}")
+
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         with connection.cursor() as cur:
             cur.execute(sql, list(params))

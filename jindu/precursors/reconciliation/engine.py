@@ -181,12 +181,6 @@ def _drop_tables(ctx: Context) -> None:
         ctx.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _analyze(ctx: Context, table: str) -> None:
-    # PostgreSQL never auto-analyses temporary tables; without statistics it would plan the
-    # scope join as if the scope were large.
-    ctx.execute(f"ANALYZE {table}")
-
-
 def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
     docstring); returns how many."""
@@ -215,6 +209,7 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     # the entries voided since, read through the (enterprise, chemical) index of those pairs.
     ctx.execute(insert + f"SELECT enterprise_id, chemical_id FROM precursors_stockbalance "
                          f"WHERE {since('updated_at')} {ignore}", [since_p])
+    ctx.analyze(SCOPE_TABLE)
     ctx.execute(f"WITH v AS (SELECT DISTINCT e.counterparty_id, e.chemical_id "
                 f"FROM {SCOPE_TABLE} s {ctx.driven_join} precursors_ledgerentry e "
                 f"ON e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id "
@@ -234,8 +229,7 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
                                    f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
                                    f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
                                    f"{where}{ignore}", [since_p])
-    if ctx.pg:
-        _analyze(ctx, SCOPE_TABLE)
+    ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
 
 
@@ -276,8 +270,7 @@ def _build_cover(ctx: Context) -> None:
                             [(d, pk, d) for d, pk in updates])
     ctx.execute(f"CREATE INDEX recon_cover_pair ON {ctx.cover} (activity, enterprise_id, chemical_id)")
     ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
-    if ctx.pg:
-        _analyze(ctx, ctx.cover)
+    ctx.analyze(ctx.cover, temporary=not ctx.pg)
 
 
 def _build_month(ctx: Context) -> None:
@@ -324,7 +317,7 @@ def _build_month(ctx: Context) -> None:
     """, [ctx.expiry_cutoff_param(), ctx.expiry_cutoff_param(), ctx.as_of_param])
     if ctx.pg:
         ctx.execute("RESET max_parallel_workers_per_gather")
-        _analyze(ctx, MONTH_TABLE)
+        ctx.analyze(MONTH_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------

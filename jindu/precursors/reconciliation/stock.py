@@ -96,8 +96,7 @@ def negative_balances(ctx: Context) -> Iterator[Finding]:
         WHERE COALESCE(opening, 0) - out_kg < -{eps}
           AND NOT (last_in <= first_out AND COALESCE(opening, 0) + in_kg - out_kg >= -{eps})
     """)
-    if ctx.pg:
-        ctx.execute(f"ANALYZE {NEG_TABLE}")
+    ctx.analyze(NEG_TABLE)
     sql = f"""
         WITH d AS (
             SELECT c.enterprise_id, c.chemical_id, c.month, c.opening, e.occurred_on AS day,

@@ -97,7 +97,7 @@ def test_two_simultaneous_outbounds_cannot_overdraw(stocked, django_db_blocker, 
             t.join(timeout=60)
         assert sorted(o.split(":")[0] for o in outcomes) == ["posted", "refused"], outcomes
         refusal = next(o for o in outcomes if o.startswith("refused"))
-        assert "硫酸" in refusal and "40.000" in refusal and "60.000" in refusal
+        assert "硫酸" in refusal and "当前结存 40 千克" in refusal and "60 千克" in refusal
         outbound = LedgerEntry.objects.filter(enterprise=ent, direction=Direction.OUT)
         assert [e.balance_after_kg for e in outbound] == [Decimal("40.000")]
         assert StockBalance.objects.get(enterprise=ent, chemical=acid).quantity_kg == Decimal("40.000")

@@ -108,7 +108,7 @@ def test_pages_for_each_supervising_role(world, client, role, code):
         detail = client.get(reverse("precursors:discrepancy_detail", args=[d_in.pk])).content.decode()
         assert 'data-testid="assign-form"' not in detail
         response = client.post(reverse("precursors:discrepancy_work", args=[d_in.pk]),
-                               {"version": 1, "notes": "领导不能办理"})
+                               {"work-version": 1, "work-notes": "领导不能办理"})
         assert response.status_code == 403
     if role in ("ncc_admin", "regulator", "police"):
         assert may_post and may_add
@@ -153,6 +153,47 @@ def test_enterprise_user_lands_on_and_sees_only_its_enterprise(world, client):
     assert client.get(reverse("precursors:enterprise_edit", args=[inside.pk])).status_code == 403
 
 
+def test_enterprise_user_starts_at_its_enterprise_not_the_city_dashboard(world, client):
+    inside, *_ = world
+    user = account_of(inside)
+    client.force_login(user)
+    home = client.get("/")
+    assert home.status_code == 302
+    assert home["Location"] == reverse("precursors:enterprise_detail", args=[inside.pk])
+    # The "本企业" tab leads to the enterprise itself, not to a list of one.
+    page = client.get(home["Location"]).content.decode()
+    nav = page.split('data-testid="precursors-nav"')[1].split("</ul>")[0]
+    assert "本企业" in nav and f'href="{reverse("precursors:enterprise_detail", args=[inside.pk])}"' in nav
+    # No divisions or units to browse in the main menu.
+    assert f'href="{reverse("geo:division_tree")}"' not in page and f'href="{reverse("org:unit_list")}"' not in page
+    # Keeping two enterprises: the list.
+    second = EnterpriseFactory(division=division("460106002"), name="龙华第二化工有限公司")
+    second.account_users.add(user)
+    assert client.get("/")["Location"] == reverse("precursors:enterprise_list")
+    # A jurisdiction role keeps the dashboard and the menus.
+    client.force_login(user_as("regulator", "460106"))
+    dashboard = client.get("/")
+    assert dashboard.status_code == 200 and f'href="{reverse("geo:division_tree")}"' in dashboard.content.decode()
+
+
+def test_enterprise_user_form_shows_its_enterprise_in_full(world, client):
+    inside, *_ = world
+    client.force_login(account_of(inside))
+    for name in ("precursors:entry_create", "precursors:count_create"):
+        form = client.get(reverse(name)).content.decode()
+        fixed = form.split('data-testid="fixed-enterprise">')[1].split("</div>\n")[0]
+        assert "龙华化工有限公司" in fixed and inside.credit_code in fixed
+        assert '<select name="enterprise"' not in form
+        assert f'<input type="hidden" name="enterprise" value="{inside.pk}"' in form
+
+
+def test_refusal_page_says_it_once(world, client):
+    client.force_login(account_of(world[0]))
+    page = client.get(reverse("precursors:discrepancy_list"))
+    assert page.status_code == 403
+    assert page.content.decode().count("您的角色没有此操作的权限。") == 1
+
+
 def test_enterprise_user_posting_for_another_enterprise_is_refused(world, client):
     inside, outside, _d_in, _d_out = world
     user = account_of(inside)
@@ -188,6 +229,7 @@ def test_posting_through_the_page_updates_the_balance_shown(world, client):
     response = client.post(url, {**base, "direction": "out", "quantity_entered": "21"})
     assert response.status_code == 200
     assert "结存将为负数" in response.content.decode()
+    assert "当前结存 20.5 千克，本次出库 21 千克" in response.content.decode()  # kilograms as the page shows them
     page = client.get(reverse("precursors:enterprise_detail", args=[inside.pk])).content.decode()
     assert balance_text(page, "硫酸") == "20.5"
 
@@ -202,6 +244,11 @@ def test_litres_are_converted_with_the_density_given(world, client):
     posted = LedgerEntry.objects.filter(enterprise=inside).latest("id")
     assert posted.quantity_kg == Decimal("18.400") and posted.unit_entered == "L"
     assert posted.balance_after_kg == Decimal("518.400")
+    # The ledger row says what was written and the density used.
+    page = client.get(reverse("precursors:enterprise_detail", args=[inside.pk])).content.decode()
+    assert "10 升 × 1.84 千克/升" in page
+    entry_page = client.get(reverse("precursors:entry_detail", args=[posted.pk])).content.decode()
+    assert "录入 10 升 × 1.84 千克/升" in entry_page
 
 
 def test_void_through_the_page_reverses_the_balance(world, client):
@@ -296,7 +343,7 @@ def test_enterprise_create_and_stale_edit(db, client):
 # -- discrepancies ---------------------------------------------------------------------------
 def test_discrepancy_queue_filters_and_workflow(world, client):
     inside, _outside, d_in, _d_out = world
-    worker = user_as("regulator", "460106")
+    worker = user_as("regulator", "460106", full_name="张核查")
     overdue = discrepancy(inside, summary="逾期问题", deadline=local_today() - timedelta(days=2),
                           status=DiscrepancyStatus.IN_PROGRESS, severity=DiscrepancySeverity.REVIEW)
     client.force_login(worker)
@@ -314,28 +361,60 @@ def test_discrepancy_queue_filters_and_workflow(world, client):
     assert 'data-testid="assign-form"' in detail and 'data-testid="close-form"' in detail
     deadline = (local_today() + timedelta(days=15)).isoformat()
     client.post(reverse("precursors:discrepancy_assign", args=[d_in.pk]),
-                {"version": 1, "assignee": worker.pk, "deadline": deadline})
+                {"assign-version": 1, "assign-assignee": worker.pk, "assign-deadline": deadline})
     d_in.refresh_from_db()
     assert d_in.assignee == worker and d_in.status == DiscrepancyStatus.IN_PROGRESS and d_in.version == 2
     # A form loaded before that save is stale: refused, nothing written.
-    response = client.post(reverse("precursors:discrepancy_work", args=[d_in.pk]), {"version": 1, "notes": "旧页面"},
-                           follow=True)
+    response = client.post(reverse("precursors:discrepancy_work", args=[d_in.pk]),
+                           {"work-version": 1, "work-notes": "旧页面"}, follow=True)
     assert "已被他人修改" in response.content.decode()
-    client.post(reverse("precursors:discrepancy_work", args=[d_in.pk]), {"version": 2, "notes": "已调取购销合同"})
+    client.post(reverse("precursors:discrepancy_work", args=[d_in.pk]),
+                {"work-version": 2, "work-notes": "已调取购销合同"})
+    d_in.refresh_from_db()
+    # The note is signed with the person's name, as the closing is.
+    assert " 张核查] 已调取购销合同" in d_in.work_notes and worker.username not in d_in.work_notes
     client.post(reverse("precursors:discrepancy_close", args=[d_in.pk]),
-                {"version": 3, "resolution": "referred", "note": "移交公安", "case_number": ""})
+                {"close-version": 3, "close-resolution": "referred", "close-note": "移交公安", "close-case_number": ""})
     d_in.refresh_from_db()
     assert d_in.status == DiscrepancyStatus.IN_PROGRESS  # referred needs a case number
     client.post(reverse("precursors:discrepancy_close", args=[d_in.pk]),
-                {"version": 3, "resolution": "referred", "note": "移交公安", "case_number": "琼公(禁)立字2026-1"})
+                {"close-version": 3, "close-resolution": "referred", "close-note": "移交公安",
+                 "close-case_number": "琼公(禁)立字2026-1"})
     d_in.refresh_from_db()
     assert d_in.status == DiscrepancyStatus.CLOSED and d_in.case_number
     page = client.get(detail_url).content.decode()
     assert 'data-testid="reopen-form"' in page and "已调取购销合同" in page
-    client.post(reverse("precursors:discrepancy_reopen", args=[d_in.pk]), {"version": 4, "reason": "发现新证据"})
+    # Closed: the deadline stays, its "due" badge goes.
+    assert deadline in page and "data-due=" not in page
+    counts = client.get(reverse("precursors:discrepancy_list")).content.decode().split(
+        'data-testid="discrepancy-counts"')[1].split("</div>")[0]
+    assert re.search(r'已办结 <span class="badge[^"]*">1<', counts)
+    client.post(reverse("precursors:discrepancy_reopen", args=[d_in.pk]),
+                {"reopen-version": 4, "reopen-reason": "发现新证据"})
     d_in.refresh_from_db()
     assert d_in.status == DiscrepancyStatus.IN_PROGRESS and not d_in.resolution
+    assert " 张核查] 重新打开：发现新证据" in d_in.work_notes
     assert overdue.pk  # kept for the filter checks above
+
+
+def test_discrepancy_detail_reads_plainly_and_its_forms_are_distinct(world, client):
+    inside, *_ = world
+    d = discrepancy(inside, summary="购入未持证", rule="purchase_unlicensed", details={
+        "entries": 1, "quantity_kg": "5.000", "category": 1, "required_document": "购买许可证",
+        "limit_kg": "1250.500", "buyer_in_jindu": True})
+    client.force_login(user_as("regulator", "460106"))
+    page = client.get(reverse("precursors:discrepancy_detail", args=[d.pk])).content.decode()
+    details = page.split("核对明细")[1].split("</dd>")[0]
+    assert "第一类" in details and "类别</span>：1<" not in details
+    assert "数量（千克）</span>：5<" in details and "5.000" not in details
+    assert "许可限量（千克）</span>：1250.5<" in details and "</span>：是<" in details
+    # The module's tabs, with the queue's tab active.
+    nav = page.split('data-testid="precursors-nav"')[1].split("</ul>")[0]
+    assert re.search(r'nav-link active" href="' + re.escape(reverse("precursors:discrepancy_list")), nav)
+    # Assign, work and close forms on one page: no id twice, the notes have a label.
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert '<label class="form-label" for="id_work-notes">核查情况</label>' in page
 
 
 def test_discrepancy_evidence_lists_entries_licences_and_count(world, client):
@@ -403,6 +482,13 @@ def test_overview_counts_for_the_scope(world, client):
     assert re.search(r'data-testid="hazards-found">1<', page)
     assert re.search(r'data-testid="hazards-rectified">0<', page)
     assert 'id="precursor-inspection-chart-data"' in page and "echarts.min.js" in page
+    # Zero bars carry no "0" label; the others keep theirs.
+    import json
+
+    kind = json.loads(page.split('id="precursor-kind-chart-data" type="application/json">')[1].split("</script>")[0])
+    values = [v for series in kind["series"] for v in series["data"]]
+    assert {"value": 0, "label": {"show": False}} in values and 1 in values
+    assert all(v == {"value": 0, "label": {"show": False}} or (isinstance(v, int) and v > 0) for v in values)
     assert "<script>" not in page.replace('<script src=', "")  # data only through json_script tags
     # The enterprise page shows the inspection and its hazard.
     detail = client.get(reverse("precursors:enterprise_detail", args=[inside.pk])).content.decode()

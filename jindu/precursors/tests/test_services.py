@@ -181,7 +181,7 @@ def test_outbound_beyond_the_balance_is_refused_and_nothing_is_written(regulator
     with pytest.raises(ValidationError) as exc:
         post(regulator, ent, "丙酮", Direction.OUT, "50.001")
     message = exc.value.messages[0]
-    assert "丙酮" in message and "50.000" in message and "50.001" in message and "负数" in message
+    assert "丙酮" in message and "当前结存 50 千克" in message and "50.001" in message and "负数" in message
     assert LedgerEntry.objects.filter(enterprise=ent).count() == 1
     assert balance(ent, "丙酮") == D("50")
     assert events("precursors.entry_posted").count() == 1
@@ -323,7 +323,7 @@ def test_bulk_posting_is_all_or_nothing_with_row_numbered_errors(regulator, ent)
     with pytest.raises(services.PostingError) as exc:
         services.post_entries(user=regulator, rows=rows, source=EntrySource.IMPORT)
     assert [n for n, _m in exc.value.rows] == [2]
-    assert "硫酸" in exc.value.rows[0][1] and "11.000" in exc.value.rows[0][1]
+    assert "硫酸" in exc.value.rows[0][1] and "当前结存 11 千克" in exc.value.rows[0][1]
     assert exc.value.messages[0].startswith("第 2 行")
     bad = rows_for(ent, ("硫酸", Direction.IN, "1"), ("硫酸", "sideways", "1"), ("硫酸", Direction.IN, "-1"))
     bad[0]["row_number"], bad[1]["row_number"], bad[2]["row_number"] = 11, 12, 13
