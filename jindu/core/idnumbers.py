@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -161,6 +162,34 @@ def parse_identity_number(raw: Any) -> IdentityNumberInfo:
     :class:`IdentityNumberInfo`. Raises :class:`IdentityNumberError` (see the module
     docstring for the rules and the ``code`` values).
     """
+    if isinstance(raw, str):
+        # Imports and bulk writes normalise one number several times (column, form, model,
+        # save, history); the checks depend only on the text and today's date (the range
+        # check). The warning is worded in the current language at each call.
+        info = _parse_cached(raw, _today())
+    else:
+        info = _parse(raw)
+    if not _birth_place_known(info.number[:6], info.birth_date.year):
+        from django.utils.translation import get_language
+
+        return _with_address_warning(info, get_language())
+    return info
+
+
+@lru_cache(maxsize=1024)
+def _with_address_warning(info: IdentityNumberInfo, language: str | None) -> IdentityNumberInfo:
+    # Historic or unknown address code: legitimate for life, so only a note.
+    return replace(info, warnings=(str(
+        _("地址码 %(code)s 未见于出生当年的行政区划代码表，可能是旧代码，请人工核对") % {"code": info.number[:6]}
+    ),))
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(raw: str, today: date) -> IdentityNumberInfo:
+    return _parse(raw)
+
+
+def _parse(raw: Any) -> IdentityNumberInfo:
     number = _clean(raw).upper()
     if not number:
         raise IdentityNumberError(_("身份证号码为空"), code="empty")
@@ -191,22 +220,22 @@ def parse_identity_number(raw: Any) -> IdentityNumberInfo:
             _("身份证号码校验位不正确，请核对号码是否抄录有误"), code="invalid_checksum"
         )
     born = _check_birth_date(number)
-    warnings: list[str] = []
+    sex = MALE if int(number[16]) % 2 else FEMALE
+    # Warnings (the address code) are added by parse_identity_number.
+    return IdentityNumberInfo(number=number, birth_date=born, sex=sex, converted_from_15=converted)
+
+
+@lru_cache(maxsize=4096)
+def _birth_place_known(address_code: str, year: int) -> bool:
+    """Whether ``address_code`` was a county code in ``year`` (stdnum's GB/T 2260 table;
+    what ``ric.get_birth_place`` reads from a number), cached: the look-up dominates the
+    cost of a parse and a city's numbers share a few hundred codes."""
     try:
-        ric.get_birth_place(number)
+        ric.get_birth_place(f"{address_code}{year:04d}0101000X")
     except (stdnum_exceptions.ValidationError, KeyError, ValueError):
         # stdnum 2.2 raises KeyError for a code known only at prefecture level.
-        # Historic or unknown address code: legitimate for life, so only a note.
-        warnings.append(
-            str(
-                _("地址码 %(code)s 未见于出生当年的行政区划代码表，可能是旧代码，请人工核对")
-                % {"code": number[:6]}
-            )
-        )
-    sex = MALE if int(number[16]) % 2 else FEMALE
-    return IdentityNumberInfo(
-        number=number, birth_date=born, sex=sex, converted_from_15=converted, warnings=tuple(warnings)
-    )
+        return False
+    return True
 
 
 def normalize_identity_number(raw: Any) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -63,6 +64,19 @@ def normalize_phone(raw: Any, *, default_area_code: str | None = None) -> str:
     ``raw``: str as typed or imported. ``default_area_code``: ``"0898"``-style code used
     when a landline number has no area code. Raises :class:`PhoneNumberError`.
     """
+    if isinstance(raw, str):
+        # One number is normalised several times on its way in (column, form, model, save,
+        # history); libphonenumber's parse is the expensive part. Errors are not cached.
+        return _normalize_cached(raw, default_area_code)
+    return _normalize(raw, default_area_code)
+
+
+@lru_cache(maxsize=4096)
+def _normalize_cached(raw: str, default_area_code: str | None) -> str:
+    return _normalize(raw, default_area_code)
+
+
+def _normalize(raw: Any, default_area_code: str | None) -> str:
     text = unicodedata.normalize("NFKC", "" if raw is None else str(raw)).strip()
     if not text:
         raise PhoneNumberError(_("电话号码为空"), code="empty")

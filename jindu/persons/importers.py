@@ -18,10 +18,15 @@ test already on the timeline (same person, kind and date, not voided) with the s
 result is "unchanged", so re-importing a file adds nothing; with a different result it is
 refused (a wrong record is corrected on the timeline, never overwritten).
 
-Memory: these importers keep nothing per row themselves (look-ups are cached per distinct
-value), but the core engine is not streaming: ``readers.read_table`` builds every row's
-cells and ``engine.prepare_import`` keeps every parsed row before the first row is written,
-so peak memory grows with the file (a 100,000-row registry file is held whole).
+Bulk: the registry importer validates and writes people in batches of
+:attr:`PersonImporter.bulk_rows` (:meth:`PersonImporter.process_rows`): every new person
+still goes through :class:`PersonImportForm` (re-bound, with its look-ups remembered:
+:class:`jindu.core.imports.bulk.FormPool`) and through the checks of ``register_person``
+(:mod:`jindu.persons.services.bulk_registry`), so each row gets the answer the row-by-row
+path gives; the writes, the duplicate look-ups and the recomputation are made once per
+batch. Rows naming a registered person are handed to the row-by-row path (``update_person``).
+With the core engine streaming the file, memory does not grow with the file (beyond a
+16-byte digest per row for the in-file duplicate check).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import re
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -41,14 +47,17 @@ from jindu.core.imports import (
     BooleanColumn, CellError, ChoiceColumn, Column, DateColumn, IdentityNumberColumn, Importer, PhoneColumn,
     TextColumn, register,
 )
+from jindu.core.imports.bulk import FormPool
 from jindu.core.imports.columns import cell_text
-from jindu.core.scope import CHANGE, VIEW
+from jindu.core.imports.engine import CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope
+from jindu.core.scope import ADD, CHANGE, VIEW
+from jindu.core.timeutils import local_today
 from jindu.geo.models import Division
 from jindu.org.importers import DivisionColumn
 from jindu.persons import services
 from jindu.persons.choices import EventKind, EventSource, Sex, TestResult
 from jindu.persons.models import Event, Person
-from jindu.persons.services import casework
+from jindu.persons.services import bulk_registry, casework
 from jindu.persons.services.registry import PERSON_EDIT_FIELDS, PERSON_FIELDS
 from jindu.substances.models import Substance
 
@@ -310,16 +319,21 @@ class PersonImporter(Importer):
         document_type = values.get("document_type") or DocumentType.RESIDENT_ID
         return {"identity_number_digest__in": document_digests(values["identity_number"], document_type)}
 
+    def _registration(self, cleaned) -> tuple[dict, list, list]:
+        """``register_person``'s arguments from a new person's cleaned row: data, drugs,
+        and the first "found using" event when 初次查获日期 is given."""
+        data = {f: cleaned[f] for f in PERSON_FIELDS if cleaned.get(f) not in (None, "")}
+        found = cleaned.get("first_found_on")
+        events = [{"kind": EventKind.FOUND_USING, "occurred_on": found, "source": EventSource.IMPORT}] \
+            if found else []
+        return data, list(cleaned.get("drugs") or []), events
+
     def save(self, form, *, user, created):
         cleaned = form.cleaned_data
         try:
             if created:
-                data = {f: cleaned[f] for f in PERSON_FIELDS if cleaned.get(f) not in (None, "")}
-                found = cleaned.get("first_found_on")
-                events = [{"kind": EventKind.FOUND_USING, "occurred_on": found, "source": EventSource.IMPORT}] \
-                    if found else []
-                return services.register_person(user=user, data=data, drugs=cleaned.get("drugs") or [],
-                                                 events=events)
+                data, drugs, events = self._registration(cleaned)
+                return services.register_person(user=user, data=data, drugs=drugs, events=events)
             changes = form.changes()
             if "residence_division" in changes:
                 raise ValidationError({"residence_division": _g("居住地变更须通过人员转移办理（双方确认后生效），不能通过导入修改")})
@@ -329,9 +343,129 @@ class PersonImporter(Importer):
                                                       data=data, expected_version=form.instance.version, drugs=drugs)
             return person
         except services.DuplicatePersonError as exc:
-            raise ValidationError(_g("证件号码：该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")) from exc
+            raise ValidationError(_duplicate_message()) from exc
         except ValidationError as exc:
             raise _labelled(exc, self, form) from exc
+
+    # -- bulk --------------------------------------------------------------------------------
+
+    bulk_rows = 1000
+
+    def process_rows(self, rows, *, user, commit, fallback):
+        """A batch of rows (see the module docstring): rows naming a person the user may
+        change go the row-by-row way (``fallback``); every other row is checked exactly as
+        :func:`jindu.core.imports.engine._process_clean_row` and :meth:`save` would —
+        scope from the file's village, :class:`PersonImportForm`, scope from the form,
+        ``register_person``'s checks — and, in the commit, all valid new people of the batch
+        are written together (:func:`bulk_registry.register_people`). If that write meets a
+        database conflict (a number registered meanwhile), the batch's new rows are redone
+        one by one, so the row at fault is named."""
+        state = self._bulk_state(user)
+        outcomes: list[RowOutcome | None] = [None] * len(rows)
+
+        # Rows updating a registered person the user may change: find_existing, per batch.
+        digests = {}
+        for i, row in enumerate(rows):
+            if row.key is not None:  # the engine's key_of(values)
+                digests[i] = self.key_lookup(row.values)["identity_number_digest__in"]
+        wanted = {d for ds in digests.values() for d in ds}
+        found: dict[str, list[int]] = {}
+        if wanted:
+            for digest, pk in (self.match_queryset(user=user).filter(identity_number_digest__in=wanted)
+                               .values_list("identity_number_digest", "pk")):
+                found.setdefault(digest, []).append(pk)
+        creating = []
+        for i, row in enumerate(rows):
+            matches = {pk for d in digests.get(i, ()) for pk in found.get(d, ())}
+            if len(matches) == 1:
+                outcomes[i] = fallback(row)
+            else:
+                creating.append(i)
+
+        registered = bulk_registry.registered_digests(d for i in creating for d in digests.get(i, ()))
+        pending: list[tuple[int, bulk_registry.PendingRegistration]] = []
+        for i in creating:
+            row = rows[i]
+            if state.in_scope(row.values.get("residence_division")) is False:
+                outcomes[i] = RowOutcome(ERROR, state.out_of_scope)
+                continue
+            data = dict(state.base)
+            for name, value in row.values.items():
+                data[name] = state.columns[name].to_form(value)
+            form = state.pool.validate(data)
+            if form.errors:
+                outcomes[i] = RowOutcome(ERROR, _form_errors(self, form))
+                continue
+            if state.in_scope(form.instance.residence_division) is False:
+                outcomes[i] = RowOutcome(ERROR, state.out_of_scope)
+                continue
+            reg_data, drugs, events = self._registration(form.cleaned_data)
+            try:
+                entry = bulk_registry.prepare_registration(user=user, data=reg_data, drugs=drugs, events=events,
+                                                           registered=registered, today=state.today,
+                                                           person=form.instance, event_checks=state.event_checks)
+            except services.DuplicatePersonError:
+                outcomes[i] = RowOutcome(ERROR, [("", _duplicate_message())])
+                continue
+            except ValidationError as exc:
+                outcomes[i] = RowOutcome(ERROR, [("", m) for m in _labelled(exc, self, form).messages])
+                continue
+            pending.append((i, entry))
+
+        if not commit:
+            for i, _entry in pending:
+                outcomes[i] = RowOutcome(CREATED)
+            return outcomes
+        try:
+            with transaction.atomic():
+                written = bulk_registry.register_people(user=user, pending=[e for _i, e in pending],
+                                                        as_of=state.today)
+        except (IntegrityError, DatabaseError):
+            for i, _entry in pending:
+                outcomes[i] = fallback(rows[i])
+            return outcomes
+        for (i, _entry), person in zip(pending, written, strict=True):
+            if isinstance(person, PermissionDenied):
+                outcomes[i] = RowOutcome(ERROR, state.out_of_scope)
+            else:
+                outcomes[i] = RowOutcome(CREATED, pk=person.pk)
+        return outcomes
+
+    def _bulk_state(self, user) -> "_BulkState":
+        state = getattr(self, "_bulk", None)
+        if state is None or state.user is not user:
+            state = self._bulk = _BulkState(self, user)
+        return state
+
+
+def _duplicate_message() -> str:
+    """The import's answer for a number registered already (maybe out of the user's scope)."""
+    return _g("证件号码：该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")
+
+
+class _BulkState:
+    """What one run of the registry import keeps between batches: the form pool, the form's
+    initial data for a new person, the scope answers per village, today."""
+
+    def __init__(self, importer: PersonImporter, user):
+        self.user = user
+        self.columns = {c.field: c for c in importer.columns}
+        kwargs = importer.get_form_kwargs(user=user, instance=Person())
+        self.base = _form_base_data(importer.form_class(instance=Person(), **kwargs))
+        self.pool = FormPool(importer.form_class, model=Person, form_kwargs=kwargs,
+                             variant=lambda data: data.get("document_type") or "")
+        self.today = local_today()
+        self.event_checks: dict = {}
+        self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
+        self._scope: dict = {}
+
+    def in_scope(self, division) -> bool | None:
+        """:func:`division_in_scope` of a new person living in ``division`` (memoised)."""
+        key = getattr(division, "pk", None)
+        if key not in self._scope:
+            probe = Person(residence_division=division) if division is not None else Person()
+            self._scope[key] = division_in_scope(Person, self.user, ADD, probe)
+        return self._scope[key]
 
 
 # -- test results -----------------------------------------------------------------------------
@@ -342,12 +476,20 @@ class PersonByNumberColumn(IdentityNumberColumn):
 
     kind = "person"
 
+    #: Look-ups remembered per import (the people of a long file are not all kept).
+    CACHED = 5000
+
     def parse(self, cell, ctx):
         text = super().parse(cell, ctx)
         if not text:
             return None
         key = ("person", text)
         if key not in ctx.cache:
+            ctx.cache["people_cached"] = ctx.cache.get("people_cached", 0) + 1
+            if ctx.cache["people_cached"] > self.CACHED:
+                for stale in [k for k in ctx.cache if isinstance(k, tuple) and k[0] == "person"]:
+                    del ctx.cache[stale]
+                ctx.cache["people_cached"] = 1
             digests = document_digests(text)
             if not digests:
                 try:

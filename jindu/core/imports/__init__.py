@@ -43,7 +43,7 @@ from jindu.core.imports.columns import (
     PhoneColumn,
     TextColumn,
 )
-from jindu.core.imports.readers import FileRejected, read_table
+from jindu.core.imports.readers import FileRejected, open_table, read_table
 
 __all__ = [
     "DATE_CJK",
@@ -65,6 +65,7 @@ __all__ = [
     "PhoneColumn",
     "TextColumn",
     "get_importer",
+    "open_table",
     "read_table",
     "register",
 ]

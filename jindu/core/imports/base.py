@@ -31,6 +31,15 @@ class Importer:
     Override :meth:`get_form_kwargs` when the form needs more (the user, say),
     :meth:`save` when a row needs more than ``form.save()`` (a service call), and
     :meth:`key_of` when key values need normalising before comparison.
+
+    Bulk writes: an importer whose rows are written together (a stock ledger posted
+    through one balance-locking service call) returns ``None`` from :meth:`save`, keeping
+    the validated row, and writes all rows in :meth:`finish`. An instance serves one run
+    (:func:`get_importer` makes a new one per call), so it may keep such state.
+
+    Batches: an importer that validates and writes many rows more cheaply together (one
+    look-up and one insert per batch instead of per row) sets :attr:`bulk_rows` and
+    implements :meth:`process_rows`; the engine then hands it the rows in lists.
     """
 
     name: str = ""
@@ -40,6 +49,13 @@ class Importer:
     columns: Sequence[Column] = ()
     key_fields: tuple[str, ...] = ()
     personal_data: bool = False
+    #: The spreadsheet row being processed; set by the engine before each row's hooks run.
+    row_number: int | None = None
+    #: The :class:`~jindu.core.models.ImportBatch` being committed, when the run is a
+    #: batch commit (set by :func:`jindu.core.imports.services.commit_batch`).
+    batch: Any = None
+    #: Rows per :meth:`process_rows` call; 0 (default): rows are processed one at a time.
+    bulk_rows: int = 0
 
     # -- declaration helpers ---------------------------------------------------------
 
@@ -98,12 +114,13 @@ class Importer:
         found = list(qs[:2])
         return found[0] if len(found) == 1 else None
 
-    def save(self, form: forms.BaseModelForm, *, user: Any, created: bool) -> models.Model:
+    def save(self, form: forms.BaseModelForm, *, user: Any, created: bool) -> models.Model | None:
         """Write one validated row; called inside the import's transaction.
 
         Default: ``form.save()`` with the history entry attributed to ``user`` and the
         edit version incremented on update (:class:`~jindu.core.models.VersionedModel`).
-        The engine re-checks the scope after this returns.
+        The engine re-checks the scope after this returns. Returning ``None`` defers the
+        write to :meth:`finish` (the importer then re-checks the scope itself).
         """
         obj = form.save(commit=False)
         obj._history_user = user
@@ -112,6 +129,36 @@ class Importer:
         obj.save()
         form.save_m2m()
         return obj
+
+    def process_rows(self, rows: Sequence[Any], *, user: Any, commit: bool, fallback: Any) -> list[Any]:
+        """Validate and write a list of rows together (only when :attr:`bulk_rows` > 0).
+
+        ``rows``: :class:`~jindu.core.imports.engine.PendingRow` objects whose cells all
+        parsed and which are no in-file duplicates, in file order. Returns one
+        :class:`~jindu.core.imports.engine.RowOutcome` per row, in the same order, with the
+        same actions and messages the row-by-row path would give. ``fallback(row)`` runs
+        that row-by-row path for one row (form, :meth:`save`, scope re-check), e.g. for
+        rows that update existing records.
+
+        ``commit=True``: called inside the import's transaction; write the rows (an error
+        in any row rolls everything back at the end). ``commit=False`` (preview): called
+        outside any transaction; validate without writing (``fallback`` rolls its own
+        writes back). Default: ``fallback`` for each row.
+        """
+        return [fallback(row) for row in rows]
+
+    def finish(self, *, user: Any, commit: bool, result: Any) -> None:
+        """Called once after every row has been processed, with the
+        :class:`~jindu.core.imports.engine.ImportResult` so far.
+
+        In the commit it runs inside the import's transaction, before the all-or-nothing
+        decision: errors added here (``result.add_error(row, column, message)``, with
+        ``result.error_rows`` counted) roll every row back. In the preview it runs in a
+        transaction of its own that is always rolled back, so it may write to find out
+        what the commit would refuse. Importers that defer their writes (:meth:`save`
+        returning ``None``) write here; notes for the user go to ``result.warnings``.
+        Default: nothing.
+        """
 
 
 _registry: dict[str, type[Importer]] = {}

@@ -399,7 +399,8 @@ class DateColumn(Column):
         )
 
     def to_form(self, value: Any) -> Any:
-        return "" if value is None else value.isoformat()
+        # The date itself: a form's DateField takes it as is (no second parse).
+        return "" if value is None else value
 
     def display(self, value: Any) -> str:
         return "" if value is None else value.isoformat()

@@ -1,10 +1,17 @@
 """Running an importer over a table: map headers, parse cells, validate rows with the
 importer's form, find duplicates, and write all rows in one transaction — or none.
 
-The same code path serves the preview and the commit, in two steps: :func:`prepare_import`
-maps headers, parses every cell and finds in-file duplicates (keys compared across the
-whole file, from the parsed rows, no database writes); :func:`apply_import` validates each
-row with the importer's form and writes it.
+The same code path serves the preview and the commit: :func:`prepare_import` maps the
+headers; :func:`apply_import` reads the rows as they stream from the file
+(:func:`jindu.core.imports.readers.open_table`), parses their cells, finds in-file
+duplicates, validates each row with the importer's form and writes it. Only a chunk of
+rows is in memory at a time (plus one small entry per key for the duplicate check), so a
+100,000-row file costs what a 1,000-row one does.
+
+In-file duplicates (rows sharing the importer's key) are all refused, each naming the
+others. They are found in the same single pass: a later row with a key already seen is
+refused at once; the first row of the key was already processed, and its outcome is
+withdrawn when the pass ends (see :class:`_Run`). Errors end up in row order.
 
 The preview runs the writes too, so it reports what the commit will do (created /
 updated / unchanged, scope refusals, database constraint errors) without leaving anything
@@ -16,6 +23,11 @@ lock. Because each chunk is rolled back before the next, a database constraint t
 rows of *different* chunks would break together (beyond the importer's key, which is
 checked file-wide) is found by the commit, not the preview; the commit then writes nothing.
 
+Bulk importers (:attr:`Importer.bulk_rows <jindu.core.imports.base.Importer.bulk_rows>`)
+receive the rows in lists and validate and write each list together
+(:meth:`~jindu.core.imports.base.Importer.process_rows`): their preview validates
+without writing (no transaction, no pauses), their commit writes in batches.
+
 The commit runs the same steps again on the current database state in one transaction and
 rolls back if a single row fails (DESIGN.md "Input": all-or-nothing). Its ``progress``
 calls happen inside that transaction; :class:`jindu.core.jobs.JobReporter` writes them
@@ -23,15 +35,16 @@ through a separate connection (see there; not possible on SQLite).
 
 Errors are dicts ``{"row": int | None, "column": str, "message": str}`` with the
 spreadsheet's row number (``None`` for file-level errors) and the column's header.
-Messages never repeat identity numbers.
+Messages never repeat identity numbers. :data:`MAX_ERRORS` are kept, all are counted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
@@ -39,7 +52,7 @@ from django.utils.translation import gettext as _
 
 from jindu.core.imports.base import Importer
 from jindu.core.imports.columns import CellError, Column, ParseContext
-from jindu.core.imports.readers import FORMULA, FileRejected, Table, normalize_header
+from jindu.core.imports.readers import FORMULA, FileRejected, normalize_header
 from jindu.core.models import StaleEditError
 from jindu.core.scope import ADD, CHANGE, holds_permission_at, permission_name
 from jindu.core.services import ensure_in_scope
@@ -58,6 +71,8 @@ IGNORED_SHOWN = 10
 MAX_ERRORS = 1000
 
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
+_ACTIONS = (None, CREATED, UPDATED, UNCHANGED, ERROR)
+_ACTION_CODES = {a: i for i, a in enumerate(_ACTIONS)}
 
 Progress = Callable[[int, int], None]
 
@@ -114,7 +129,7 @@ class _Rollback(Exception):
     pass
 
 
-def map_headers(importer: Importer, table: Table, result: ImportResult) -> dict[str, int] | None:
+def map_headers(importer: Importer, table: Any, result: ImportResult) -> dict[str, int] | None:
     """Column field → position in the table, from the header row (see
     :func:`~jindu.core.imports.readers.normalize_header`). Records a file-level error and
     returns ``None`` when a required column is missing or a column appears twice."""
@@ -249,15 +264,31 @@ def _form_errors(importer: Importer, form: Any) -> list[tuple[str, str]]:
 
 
 @dataclass
-class PreparedImport:
-    """What :func:`prepare_import` read: the mapped ``columns``, each row as
-    ``(row number, parsed values, cell errors, raw text shown for unreadable cells)``,
-    ``duplicates`` (row number → the other rows with the same key) and the key's label."""
+class RowOutcome:
+    """What processing one row came to: ``action`` (``created``/``updated``/``unchanged``/
+    ``error``), ``problems`` as ``[(column header, Chinese message)]`` (for ``error``) and
+    the primary key written (``None`` when nothing was, or the write is deferred)."""
 
-    columns: list[Column]
-    rows: list[tuple[int, dict[str, Any], list[tuple[str, str]], dict[str, str]]]
-    duplicates: dict[int, list[int]]
-    key_label: str
+    action: str
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    pk: Any = None
+
+
+@dataclass
+class PendingRow:
+    """One data row after its cells were parsed: the spreadsheet row ``number``, the parsed
+    ``values`` (column field → value, ``None`` for empty or unreadable cells), ``errors``
+    (cell errors ``[(header, message)]``), ``shown`` (raw text of unreadable cells, for the
+    preview) and its ``key`` (:meth:`Importer.key_of`, ``None`` when incomplete or when a
+    cell failed). Bulk importers (:attr:`Importer.bulk_rows`) receive lists of these."""
+
+    number: int
+    values: dict[str, Any]
+    errors: list[tuple[str, str]]
+    shown: dict[str, str]
+    key: tuple | None = None
+    duplicate: bool = False
+    outcome: RowOutcome | None = None
 
 
 def _formula_error(cell: Any) -> str:
@@ -267,59 +298,238 @@ def _formula_error(cell: Any) -> str:
     ) % {"cell": cell.coordinate}
 
 
-def prepare_import(
-    importer: Importer, table: Table | None, *, user: Any, file_error: str | None = None
-) -> tuple[ImportResult, PreparedImport | None]:
-    """Map headers and parse every cell of ``table``; nothing is written.
+@dataclass
+class PreparedImport:
+    """An import ready to run: the mapped ``columns`` and their ``positions`` in the
+    table, the key's label, the ``table`` (a :class:`~jindu.core.imports.readers.Table`,
+    :class:`~jindu.core.imports.readers.SheetStream` or spool) and the parse context.
+    :attr:`rows` parses the table's rows one at a time, as they are read."""
 
-    Returns the result so far (file-level errors, warnings, ``total_rows``, ``columns``)
-    and the prepared rows, or ``None`` when the file cannot be imported at all (unreadable,
-    a required column missing, no data rows). Formula cells are refused per cell.
+    importer: Importer
+    columns: list[Column]
+    positions: dict[str, int]
+    key_label: str
+    table: Any
+    ctx: ParseContext
+
+    @property
+    def rows(self) -> Iterator[PendingRow]:
+        return self.parse_rows(self.table)
+
+    def parse_rows(self, rows: Iterable[tuple[int, list]]) -> Iterator[PendingRow]:
+        """:class:`PendingRow` per ``(number, cells)`` of ``rows``, parsed as they come."""
+        importer, ctx = self.importer, self.ctx
+        plan = [(col, self.positions[col.field]) for col in self.columns]
+        for number, cells in rows:
+            values: dict[str, Any] = {}
+            errors: list[tuple[str, str]] = []
+            shown: dict[str, str] = {}
+            for col, position in plan:
+                cell = cells[position]
+                try:
+                    if cell.kind == FORMULA:
+                        raise CellError(_formula_error(cell))
+                    values[col.field] = col.parse(cell, ctx)
+                except CellError as exc:
+                    errors.append((col.label, str(exc)))
+                    values[col.field] = None
+                    shown[col.field] = _raw_display(col, cell)
+            key = importer.key_of(values) if not errors else None
+            yield PendingRow(number, values, errors, shown, key)
+
+
+def prepare_import(
+    importer: Importer, table: Any, *, user: Any, file_error: str | None = None
+) -> tuple[ImportResult, PreparedImport | None]:
+    """Map the headers of ``table``; nothing is parsed or written yet.
+
+    Returns the result so far (file-level errors, warnings, ``columns``) and the
+    :class:`PreparedImport`, or ``None`` when the file cannot be imported at all
+    (unreadable, a required column missing). ``table`` is anything with ``headers``,
+    ``header_row`` and iterable rows (:func:`~jindu.core.imports.readers.open_table`).
     """
     result = ImportResult()
     if file_error is not None or table is None:
         result.add_error(None, "", file_error or _("文件无法读取"))
         return result, None
-    result.total_rows = len(table.rows)
     positions = map_headers(importer, table, result)
     if positions is None:
-        return result, None
-    if not table.rows:
-        result.add_error(None, "", _("文件中没有数据行：表头下方至少要有一行数据。"))
+        result.total_rows = getattr(table, "estimated_rows", 0)
         return result, None
     columns = [c for c in importer.columns if c.field in positions]
     result.columns = [c.label for c in columns]
-    ctx = ParseContext(user=user)
-
-    parsed: list[tuple[int, dict[str, Any], list[tuple[str, str]], dict[str, str]]] = []
-    rows_by_key: dict[tuple, list[int]] = defaultdict(list)
-    for number, cells in table.rows:
-        values: dict[str, Any] = {}
-        errors: list[tuple[str, str]] = []
-        shown: dict[str, str] = {}
-        for col in columns:
-            cell = cells[positions[col.field]]
-            try:
-                if cell.kind == FORMULA:
-                    raise CellError(_formula_error(cell))
-                values[col.field] = col.parse(cell, ctx)
-            except CellError as exc:
-                errors.append((col.label, str(exc)))
-                values[col.field] = None
-                shown[col.field] = _raw_display(col, cell)
-        key = importer.key_of(values) if not errors else None
-        if key is not None:
-            rows_by_key[key].append(number)
-        parsed.append((number, values, errors, shown))
-    duplicates: dict[int, list[int]] = {}
-    for rows in rows_by_key.values():
-        if len(rows) > 1:
-            for r in rows:
-                duplicates[r] = [o for o in rows if o != r]
     key_label = "+".join(
         (importer.column_for(f).label if importer.column_for(f) else f) for f in importer.key_fields
     )
-    return result, PreparedImport(columns, parsed, duplicates, key_label)
+    return result, PreparedImport(importer, columns, positions, key_label, table, ParseContext(user=user))
+
+
+class _Run:
+    """One pass over the rows: in-file duplicates, outcomes into the result, the preview.
+
+    In-file duplicates are found as the rows stream by (keys are remembered as 16-byte
+    digests): a row whose key was seen before is
+    refused at once (and never written); the first row with that key was already processed,
+    so when the pass ends its outcome is withdrawn — it is counted as an error with the
+    duplicate message only, like the others of its group, whatever its own checks said.
+    Every row of a group names all the others. Errors are then put back in row order.
+    """
+
+    def __init__(self, importer: Importer, prepared: PreparedImport, result: ImportResult, *, user: Any,
+                 commit: bool):
+        self.importer = importer
+        self.prepared = prepared
+        self.result = result
+        self.user = user
+        self.commit = commit
+        # Per key (a 16-byte digest of it: memory per row stays small): the first row with
+        # the key and its action, packed (row << 3 | action code); that row's number of
+        # errors, if any; the later rows with the key.
+        self.first: dict[bytes, int] = {}
+        self.first_errors: dict[int, int] = {}
+        self.later: dict[bytes, list[int]] = {}
+        self.digests: dict[int, bytes] = {}
+        self.preview_at: dict[int, int] = {}
+        self.done = 0
+        self.file_error = False
+
+    # -- reading ----------------------------------------------------------------------
+
+    def pending(self) -> Iterator[PendingRow]:
+        """The table's rows, parsed, duplicates marked; a file found broken half-way (a
+        csv whose quoting breaks) ends the rows with a file-level error."""
+        try:
+            for row in self.prepared.parse_rows(self.prepared.table):
+                if row.key is not None:
+                    digest = hashlib.blake2b(repr(row.key).encode(), digest_size=16).digest()
+                    if digest not in self.first:
+                        self.first[digest] = row.number << 3
+                        self.digests[row.number] = digest
+                    else:
+                        row.duplicate = True
+                        self.later.setdefault(digest, []).append(row.number)
+                yield row
+        except FileRejected as exc:
+            self.file_error = True
+            self.result.add_error(None, "", str(exc))
+
+    # -- processing -------------------------------------------------------------------
+
+    def process(self, rows: list[PendingRow]) -> None:
+        """Decide every row of ``rows`` (cell errors and duplicates first, then the
+        importer's checks and writes) and record the outcomes in row order."""
+        clean: list[PendingRow] = []
+        for row in rows:
+            if row.errors:
+                row.outcome = RowOutcome(ERROR, list(row.errors))
+            elif row.duplicate:
+                row.outcome = RowOutcome(ERROR)  # the message is added when the pass ends
+            else:
+                clean.append(row)
+        if clean:
+            if self.importer.bulk_rows:
+                outcomes = self.importer.process_rows(clean, user=self.user, commit=self.commit,
+                                                      fallback=self.process_one)
+                for row, outcome in zip(clean, outcomes, strict=True):
+                    row.outcome = outcome
+            else:
+                for row in clean:
+                    row.outcome = _process_clean_row(self.importer, self.prepared.columns, row.number, row.values,
+                                                     user=self.user, commit=self.commit)
+        for row in rows:
+            self.record(row)
+        self.done += len(rows)
+
+    def process_one(self, row: PendingRow) -> RowOutcome:
+        """The standard path for one clean row (form, :meth:`Importer.save`, scope re-check).
+        For bulk importers handing a row back; in the preview its writes are rolled back."""
+        if self.commit:
+            return _process_clean_row(self.importer, self.prepared.columns, row.number, row.values,
+                                      user=self.user, commit=True)
+        outcome = None
+        try:
+            with transaction.atomic():
+                outcome = _process_clean_row(self.importer, self.prepared.columns, row.number, row.values,
+                                             user=self.user, commit=False)
+                raise _Rollback
+        except _Rollback:
+            pass
+        return outcome
+
+    def record(self, row: PendingRow) -> None:
+        result, outcome = self.result, row.outcome
+        result.total_rows += 1
+        if outcome.action == ERROR:
+            result.error_rows += 1
+            for column, message in outcome.problems:
+                result.add_error(row.number, column, message)
+        else:
+            result.counts[outcome.action] += 1
+            if outcome.pk is not None:
+                result.object_ids.append(outcome.pk)
+        digest = self.digests.pop(row.number, None) if row.key is not None and not row.duplicate else None
+        if digest is not None:
+            self.first[digest] |= _ACTION_CODES[outcome.action]
+            if outcome.problems:
+                self.first_errors[row.number] = len(outcome.problems)
+        if len(result.preview) < PREVIEW_ROWS:
+            self.preview_at[row.number] = len(result.preview)
+            columns = self.prepared.columns
+            result.preview.append(
+                {"row": row.number, "action": outcome.action,
+                 "cells": [row.shown[c.field] if c.field in row.shown else c.display(row.values.get(c.field))
+                           for c in columns]}
+            )
+
+    def settle_duplicates(self) -> None:
+        """Refuse every row of each in-file duplicate group (see the class docstring)."""
+        result = self.result
+        label = self.prepared.key_label
+        settled = False
+        for digest, later in self.later.items():
+            settled = True
+            packed = self.first[digest]
+            first, action = packed >> 3, _ACTIONS[packed & 7]
+            errors = self.first_errors.get(first, 0)
+            if action == ERROR:
+                # The first row is refused for the duplicate alone, as the others are.
+                if errors:
+                    result.errors = [e for e in result.errors if e["row"] != first]
+                    result.errors_total -= errors
+            else:
+                if action in result.counts:
+                    result.counts[action] -= 1
+                result.error_rows += 1
+            group = [first, *later]
+            for number in group:
+                others = [n for n in group if n != number]
+                result.add_error(
+                    number, label,
+                    _("与第 %(rows)s 行重复（%(key)s相同）：同一文件中同一记录只能出现一次，请合并后再导入")
+                    % {"rows": "、".join(str(r) for r in others), "key": label},
+                )
+                if number in self.preview_at:
+                    result.preview[self.preview_at[number]]["action"] = ERROR
+        if settled:
+            result.errors.sort(key=lambda e: (e["row"] is not None, e["row"] or 0))
+        self.first, self.first_errors, self.later = {}, {}, {}
+
+    def check_not_empty(self) -> bool:
+        if self.done or self.file_error:
+            return bool(self.done)
+        self.result.columns = []
+        self.result.add_error(None, "", _("文件中没有数据行：表头下方至少要有一行数据。"))
+        return False
+
+
+def _chunks(rows: Iterable[PendingRow], size: int) -> Iterator[tuple[list[PendingRow], bool]]:
+    """``rows`` in lists of ``size``, each with whether it is the last (one list read ahead)."""
+    it = iter(rows)
+    current = list(itertools.islice(it, size))
+    while current:
+        following = list(itertools.islice(it, size))
+        yield current, not following
+        current = following
 
 
 def apply_import(
@@ -331,53 +541,81 @@ def apply_import(
     commit: bool,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Validate and write the prepared rows; fills ``result`` and returns it.
+    """Read, validate and write the prepared rows as they stream; fills ``result`` and
+    returns it. Only a chunk of rows is held at a time.
 
-    ``commit=False``: chunks of :data:`PREVIEW_CHUNK` rows, each written in its own
-    transaction and rolled back, ``progress(done, total)`` called between chunks.
-    ``commit=True``: every row in one transaction, kept only if every row succeeded
-    (``result.committed``); ``progress`` is called every :data:`COMMIT_PROGRESS_EVERY`
-    rows from inside that transaction.
+    Row by row (the default importer): ``commit=False`` handles chunks of
+    :data:`PREVIEW_CHUNK` rows, each written in its own transaction and rolled back, with
+    ``progress(done, total)`` called between chunks (outside any transaction);
+    ``commit=True`` writes every row in one transaction, kept only if every row succeeded
+    (``result.committed``), ``progress`` called every :data:`COMMIT_PROGRESS_EVERY` rows
+    from inside it.
+
+    Bulk importers (:attr:`Importer.bulk_rows` > 0) get the rows in lists of that size
+    (:meth:`Importer.process_rows`), ``progress`` after each; their preview runs in no
+    transaction (they validate without writing), their commit in one.
+
+    ``total`` is the table's ``estimated_rows`` until the last call, which gives the real
+    count. After the last row :meth:`Importer.finish <jindu.core.imports.base.Importer.finish>`
+    runs once: in the commit's transaction before the all-or-nothing decision, in the
+    preview in a transaction of its own that is rolled back.
     """
-    rows = prepared.rows
-    total = len(rows)
+    run = _Run(importer, prepared, result, user=user, commit=commit)
+    hint = int(getattr(prepared.table, "estimated_rows", 0) or 0)
+    reported: list[tuple[int, int]] = []
 
-    def process(number: int, values: dict, errors: list, shown: dict) -> None:
-        action = _process_row(
-            importer, prepared.columns, number, values, errors, prepared.duplicates.get(number),
-            prepared.key_label, user=user, commit=commit, result=result,
-        )
-        if len(result.preview) < PREVIEW_ROWS:
-            result.preview.append(
-                {"row": number, "action": action,
-                 "cells": [shown[c.field] if c.field in shown else c.display(values.get(c.field))
-                           for c in prepared.columns]}
-            )
+    def report(last: bool) -> None:
+        if progress:
+            call = (run.done, run.done if last else max(hint, run.done))
+            progress(*call)
+            reported.append(call)
 
+    bulk = int(getattr(importer, "bulk_rows", 0) or 0)
     if not commit:
-        for start in range(0, total, PREVIEW_CHUNK):
+        if bulk:
+            for chunk, last in _chunks(run.pending(), bulk):
+                run.process(chunk)
+                report(last)
+        else:
+            for chunk, last in _chunks(run.pending(), PREVIEW_CHUNK):
+                try:
+                    with transaction.atomic():
+                        run.process(chunk)
+                        raise _Rollback
+                except _Rollback:
+                    pass
+                report(last)
+                if not last and transaction.get_connection().vendor == "sqlite":
+                    # Let writers that wait on SQLite's lock in: their busy handler retries at
+                    # most every 100 ms, so a gap shorter than that is almost never seen.
+                    time.sleep(PREVIEW_SQLITE_PAUSE_S)
+        if run.check_not_empty():
+            run.settle_duplicates()
             try:
                 with transaction.atomic():
-                    for row in rows[start:start + PREVIEW_CHUNK]:
-                        process(*row)
+                    importer.finish(user=user, commit=False, result=result)
                     raise _Rollback
             except _Rollback:
                 pass
-            if progress:
-                progress(min(start + PREVIEW_CHUNK, total), total)
-            if transaction.get_connection().vendor == "sqlite" and start + PREVIEW_CHUNK < total:
-                # Let writers that wait on SQLite's lock in: their busy handler retries at
-                # most every 100 ms, so a gap shorter than that is almost never seen.
-                time.sleep(PREVIEW_SQLITE_PAUSE_S)
         result.object_ids = []
         return result
 
     try:
         with transaction.atomic():
-            for done, row in enumerate(rows, start=1):
-                process(*row)
-                if progress and (done % COMMIT_PROGRESS_EVERY == 0 or done == total):
-                    progress(done, total)
+            if bulk:
+                for chunk, last in _chunks(run.pending(), bulk):
+                    run.process(chunk)
+                    report(last)
+            else:
+                for row in run.pending():
+                    run.process([row])
+                    if run.done % COMMIT_PROGRESS_EVERY == 0:
+                        report(False)
+                if progress and run.done and (not reported or reported[-1] != (run.done, run.done)):
+                    report(True)
+            if run.check_not_empty():
+                run.settle_duplicates()
+                importer.finish(user=user, commit=True, result=result)
             if not result.ok:
                 raise _Rollback
             result.committed = True
@@ -388,7 +626,7 @@ def apply_import(
 
 def run_import(
     importer: Importer,
-    table: Table | None,
+    table: Any,
     *,
     user: Any,
     commit: bool,
@@ -398,10 +636,12 @@ def run_import(
     """Validate ``table`` row by row with ``importer`` and write it all, or nothing:
     :func:`prepare_import` then :func:`apply_import`.
 
-    ``commit=False`` (preview) always rolls back; ``commit=True`` keeps the writes only if
-    every row succeeded. Must be called outside any transaction the caller wants kept
-    apart (it opens its own atomic blocks; inside a caller's transaction they are
-    savepoints). ``progress(done, total)`` is called while rows are processed.
+    ``table``: a :class:`~jindu.core.imports.readers.Table`, or a stream from
+    :func:`~jindu.core.imports.readers.open_table` (read as it goes). ``commit=False``
+    (preview) always rolls back; ``commit=True`` keeps the writes only if every row
+    succeeded. Must be called outside any transaction the caller wants kept apart (it opens
+    its own atomic blocks; inside a caller's transaction they are savepoints).
+    ``progress(done, total)`` is called while rows are processed.
     """
     result, prepared = prepare_import(importer, table, user=user, file_error=file_error)
     if prepared is None:
@@ -409,36 +649,19 @@ def run_import(
     return apply_import(importer, prepared, result, user=user, commit=commit, progress=progress)
 
 
-def _process_row(
+def _process_clean_row(
     importer: Importer,
     columns: list[Column],
     number: int,
     values: dict[str, Any],
-    errors: list[tuple[str, str]],
-    duplicate_of: list[int] | None,
-    key_label: str,
     *,
     user: Any,
     commit: bool,
-    result: ImportResult,
-) -> str:
-    """Validate and write one row inside the import's transaction; returns its action."""
-
-    def refuse(problems: list[tuple[str, str]]) -> str:
-        result.error_rows += 1
-        for column, message in problems:
-            result.add_error(number, column, message)
-        return ERROR
-
-    if duplicate_of:
-        errors = errors + [(
-            key_label,
-            _("与第 %(rows)s 行重复（%(key)s相同）：同一文件中同一记录只能出现一次，请合并后再导入")
-            % {"rows": "、".join(str(r) for r in duplicate_of), "key": key_label},
-        )]
-    if errors:
-        return refuse(errors)
-
+) -> RowOutcome:
+    """Validate and write one row whose cells all parsed (inside the import's
+    transaction); the standard path: find the record it updates, scope, the importer's
+    form, :meth:`Importer.save`, scope again."""
+    importer.row_number = number
     instance = importer.find_existing(values, user=user, lock=commit) if importer.key_of(values) else None
     created = instance is None
     action_perm = ADD if created else CHANGE
@@ -447,7 +670,7 @@ def _process_row(
     # Decide scope from the file's own values first, so a row placed outside the user's
     # jurisdiction is told so, not given the form's "invalid choice" for that place.
     if division_in_scope(importer.model, user, action_perm, _ScopeProbe(values, instance)) is False:
-        return refuse(out_of_scope)
+        return RowOutcome(ERROR, out_of_scope)
     model_instance = instance if instance is not None else importer.model()
     form_kwargs = importer.get_form_kwargs(user=user, instance=model_instance)
     data = _form_base_data(importer.form_class(instance=model_instance, **form_kwargs))
@@ -455,41 +678,39 @@ def _process_row(
         data[col.field] = col.to_form(values.get(col.field))
     form = importer.form_class(data=data, instance=model_instance, **form_kwargs)
     if not form.is_valid():
-        return refuse(_form_errors(importer, form))
+        return RowOutcome(ERROR, _form_errors(importer, form))
     if division_in_scope(importer.model, user, action_perm, form.instance) is False:
-        return refuse(out_of_scope)
+        return RowOutcome(ERROR, out_of_scope)
     if not created and not form.has_changed():
-        result.counts[UNCHANGED] += 1
-        return UNCHANGED
+        return RowOutcome(UNCHANGED)
 
     try:
         with transaction.atomic():
             obj = importer.save(form, user=user, created=created)
-            ensure_in_scope(obj, user=user, action=action_perm)
+            if obj is not None:  # None: the importer writes the row in bulk in finish()
+                ensure_in_scope(obj, user=user, action=action_perm)
     except PermissionDenied:
-        return refuse(out_of_scope)
+        return RowOutcome(ERROR, out_of_scope)
     except StaleEditError:
-        return refuse([("", _("该记录在导入过程中已被他人修改，请重新预览后再导入"))])
+        return RowOutcome(ERROR, [("", _("该记录在导入过程中已被他人修改，请重新预览后再导入"))])
     except ValidationError as exc:
-        return refuse([("", m) for m in exc.messages])
+        return RowOutcome(ERROR, [("", m) for m in exc.messages])
     except IntegrityError:
-        return refuse([("", _("与已有记录冲突（唯一性约束），未能保存"))])
+        return RowOutcome(ERROR, [("", _("与已有记录冲突（唯一性约束），未能保存"))])
     except DatabaseError:
-        return refuse([("", _("数据库拒绝了该行（数值超出范围或格式不符）"))])
-    result.object_ids.append(obj.pk)
-    kind = CREATED if created else UPDATED
-    result.counts[kind] += 1
-    return kind
+        return RowOutcome(ERROR, [("", _("数据库拒绝了该行（数值超出范围或格式不符）"))])
+    return RowOutcome(CREATED if created else UPDATED, pk=obj.pk if obj is not None else None)
 
 
 def read_and_run(
     importer: Importer, data: bytes, filename: str, *, user: Any, commit: bool, progress: Progress | None = None
 ) -> ImportResult:
-    """:func:`run_import` on file bytes; a file that cannot be read is one file-level error."""
-    from jindu.core.imports.readers import read_table
+    """:func:`run_import` on file bytes, streamed; a file that cannot be read is one
+    file-level error."""
+    from jindu.core.imports.readers import open_table
 
     try:
-        table = read_table(data, filename)
+        table = open_table(data, filename)
     except FileRejected as exc:
         return run_import(importer, None, user=user, commit=commit, file_error=str(exc))
     return run_import(importer, table, user=user, commit=commit, progress=progress)

@@ -32,7 +32,9 @@ from django.utils.translation import gettext as _
 from jindu.core.audit import log_access, record_event
 from jindu.core.imports.base import Importer, get_importer
 from jindu.core.imports.engine import ImportResult, Progress, apply_import, prepare_import, read_and_run
-from jindu.core.imports.readers import FileRejected, detect_type, estimate_rows, read_table
+from jindu.core.imports.readers import (  # noqa: F401 (read_table: re-exported, patched by tests)
+    FileRejected, detect_type, estimate_rows, open_table, read_table, spool,
+)
 from jindu.core.models import AccessLog, ImportBatch
 
 #: Role code whose holders may see every user's batches.
@@ -123,9 +125,13 @@ def preview_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = 
 def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = None) -> ImportResult:
     """Write all rows of a previewed batch in one transaction, or none.
 
-    The file is read and its cells parsed first, outside the transaction; ``progress`` is
-    then called from inside it (see :class:`jindu.core.jobs.JobReporter` for how that
-    progress becomes visible).
+    The stored file is read again and streamed through the importer (the rows are never
+    all in memory). On SQLite, whose write transaction locks the whole database, the rows
+    are first copied to a temporary spool outside the transaction
+    (:func:`~jindu.core.imports.readers.spool`), so the lock covers validation and writes
+    but not the workbook's parsing; on PostgreSQL they stream inside it. ``progress`` is
+    called from inside the transaction (see :class:`jindu.core.jobs.JobReporter` for how
+    that progress becomes visible).
 
     Only the uploader may commit. The rows are validated again against the current
     database; if any fails, nothing is written and the batch becomes ``rejected`` with the
@@ -139,15 +145,26 @@ def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = N
     if batch.created_by_id != getattr(user, "pk", None):
         raise PermissionDenied(_("只有上传人可以提交该批次。"))
     importer = get_importer(batch.importer)
+    importer.batch = batch
     if batch.status != ImportBatch.Status.PREVIEWED:
         raise PermissionDenied(_("该批次当前状态（%(status)s）不能导入。") % {"status": batch.get_status_display()})
-    # Read and parse before the transaction: on SQLite the transaction holds the database's
-    # write lock, which should cover the writes only.
+    table, file_error = None, None
     try:
-        table, file_error = read_table(_file_bytes(batch), batch.original_name), None
+        table = open_table(_file_bytes(batch), batch.original_name)
+        if transaction.get_connection().vendor == "sqlite":
+            table = spool(table)
     except FileRejected as exc:
         table, file_error = None, str(exc)
     result, prepared = prepare_import(importer, table, user=user, file_error=file_error)
+    try:
+        return _commit_prepared(batch, importer, result, prepared, user=user, progress=progress)
+    finally:
+        if hasattr(table, "close"):
+            table.close()
+
+
+def _commit_prepared(batch: ImportBatch, importer: Importer, result: ImportResult, prepared: Any, *, user: Any,
+                     progress: Progress | None) -> ImportResult:
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != ImportBatch.Status.PREVIEWED:

@@ -206,6 +206,15 @@ def update_person(*, user: Any, person: Person, data: Mapping[str, Any], expecte
 def _create_event(*, user: Any, person: Person, data: Mapping[str, Any]) -> Event:
     event = Event(person=person, recorded_by=user if getattr(user, "pk", None) else None,
                   **{k: v for k, v in data.items() if k in EVENT_FIELDS})
+    _check_event(event)
+    event.full_clean()
+    event.save()
+    return event
+
+
+def _check_event(event: Event) -> None:
+    """The rules of a timeline event beyond its fields' own (shared with the bulk import,
+    :mod:`jindu.persons.services.bulk_registry`). Raises ``ValidationError``."""
     errors = {}
     if event.kind in TEST_KINDS and not event.result:
         errors["result"] = _("检测记录须填写检测结果")
@@ -221,9 +230,6 @@ def _create_event(*, user: Any, person: Person, data: Mapping[str, Any]) -> Even
         errors["occurred_on"] = _("发生日期不能晚于今天")
     if errors:
         raise ValidationError(errors)
-    event.full_clean()
-    event.save()
-    return event
 
 
 @transaction.atomic

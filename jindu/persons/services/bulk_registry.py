@@ -1,0 +1,276 @@
+"""Registering many people at once: what :func:`jindu.persons.services.register_person`
+does for one person, for a batch, with a constant number of queries per batch.
+
+Used by the registry import (:class:`jindu.persons.importers.PersonImporter`), whose
+100,000-row files would otherwise cost about twenty queries per person. The outcome for
+each person is the one ``register_person`` gives — same checks in the same order, same
+messages, same records — only the writes are grouped:
+
+1. :func:`prepare_registration` (per person, no write, no query): the residence must be
+   a village or grid; birth date and sex filled from (and checked against) a resident
+   identity number (GB 11643-1999); the name's private-use characters flagged; the
+   identity number refused when already registered (``registered``: the blind indexes
+   found by :func:`registered_digests`, one query per batch); the first timeline events
+   checked as ``add_event`` checks them. The model's ``full_clean`` is *not* repeated: the
+   caller has run it through the registration form on the same values (the import form's
+   ``_post_clean``; the person checked is that form's instance), and the fields that form
+   leaves out take valid defaults (``registered_on`` today, ``sex`` unknown, the resident
+   identity card).
+2. :func:`register_people` (one transaction, the caller's): inserts the people with their
+   row history (:func:`jindu.core.imports.bulk.insert_rows`: the rows
+   ``simple_history.utils.bulk_create_with_history`` writes, at about half its cost), their
+   substances, the social-worker assignment ``register_person`` makes for assigned-only
+   grants (with its history row), re-checks every person against ``restrict(user, "add")``
+   (one query),
+   inserts the events with history, one ``persons.person_registered`` audit event per
+   person (as ``register_person`` writes, bulk-inserted), the near-duplicate merge proposals
+   (same name and birth date, or same phone, against everyone registered before — earlier
+   rows of the same import included, as one by one) and finally recomputes the derived
+   status, tier and due items with :func:`jindu.persons.bulk.recompute` — the rules the
+   per-person path applies.
+
+Differences from one-by-one registration, none visible in the registry: the history rows
+are attributed to the importing user even in a background job (``register_person`` leaves
+them to the request, i.e. none in a job), and a concurrent registration of the same number
+between the check and the insert fails the whole batch (the caller then falls back to one
+by one to say which row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from jindu.core.audit import _actor, current_context
+from jindu.core.imports.bulk import insert_rows
+from jindu.core.models import AuditEvent
+from jindu.core.models.base import normalize_text_fields
+from jindu.core.scope import ADD
+from jindu.core.text import needs_manual_check
+from jindu.core.timeutils import local_today
+from jindu.persons.choices import ProposalStatus
+from jindu.persons.models import Event, MergeProposal, Person
+from jindu.persons.services.registry import (
+    EVENT_FIELDS, PERSON_FIELDS, DuplicatePersonError, _check_event, _check_residence, _fill_from_identity, _summary,
+)
+
+#: Rows per INSERT statement.
+INSERT_BATCH = 1000
+
+
+@dataclass
+class PendingRegistration:
+    """A person checked by :func:`prepare_registration`, not yet written: the unsaved
+    ``person``, its ``drugs``, unsaved ``events`` and the ``data`` it was registered
+    from (for the audit event)."""
+
+    person: Person
+    drugs: list[Any]
+    events: list[Event]
+    data: Mapping[str, Any]
+    assign_to_user: bool = False
+    extra: Any = field(default=None, repr=False)
+
+
+def digest_of(person: Person) -> str | None:
+    """The identity number's blind index, as the database will store it."""
+    return Person._meta.get_field("identity_number_digest").compute(person)
+
+
+def registered_digests(digests: Iterable[str]) -> set[str]:
+    """Which of ``digests`` (blind indexes) are already registered, anyone's, in or out of
+    any scope (one query): a person is registered once (DESIGN "Personal data")."""
+    digests = [d for d in set(digests) if d]
+    if not digests:
+        return set()
+    return set(Person.objects.filter(identity_number_digest__in=digests)
+               .values_list("identity_number_digest", flat=True))
+
+
+def prepare_registration(*, user: Any, data: Mapping[str, Any], drugs: Iterable[Any] = (),
+                         events: Iterable[Mapping[str, Any]] = (), registered: set[str],
+                         today: dt.date | None = None, person: Person | None = None,
+                         event_checks: dict | None = None) -> PendingRegistration:
+    """Check one registration as :func:`register_person` does before it writes.
+
+    ``data``: keys of :data:`PERSON_FIELDS` (validated by the registration form);
+    ``registered``: blind indexes already registered (:func:`registered_digests`).
+    ``person``: the unsaved person the registration form built from ``data`` and cleaned
+    (its ``instance``), used instead of building it again. ``event_checks``: a dict kept by
+    the caller across calls, remembering the verdict on identical events. Raises
+    ``ValidationError`` (field → Chinese message), :class:`DuplicatePersonError` when the
+    number is registered. No query, no write.
+    """
+    today = today or local_today()
+    if person is None:
+        person = Person(**{k: v for k, v in data.items() if k in PERSON_FIELDS})
+        normalize_text_fields(person)
+    if not person.registered_on:
+        person.registered_on = today
+    _check_residence(person.residence_division)
+    _fill_from_identity(person)
+    person.needs_name_check = needs_manual_check(person.name)
+    if digest_of(person) in registered:
+        raise DuplicatePersonError({"identity_number": _("该证件号码已登记，请勿重复登记")}, code="duplicate")
+    recorded_by = user if getattr(user, "pk", None) else None
+    checked = []
+    for event_data in events:
+        values = {k: v for k, v in event_data.items() if k in EVENT_FIELDS}
+        event = Event(person=person, recorded_by=recorded_by, **values)
+        _check_event_cached(event, event_checks)
+        checked.append(event)
+    return PendingRegistration(person=person, drugs=list(drugs), events=checked, data=data)
+
+
+_EVENT_CHECKED = ("kind", "occurred_on", "source", "document_number", "result", "substance_id", "term_months",
+                  "days", "approved", "notes")
+
+
+def _check_event_cached(event: Event, cache: dict | None) -> None:
+    """``add_event``'s checks and the event's ``full_clean`` (its relations excepted: the
+    person is not saved yet, the recorder is the importing user); the verdict — and the
+    cleaned text — depend only on the event's own values, so identical events are judged
+    once per ``cache``."""
+    key = None
+    if cache is not None:
+        key = (tuple(getattr(event, f) for f in _EVENT_CHECKED), local_today())
+        hit = cache.get(key)
+        if isinstance(hit, ValidationError):
+            raise ValidationError(hit.error_dict if hasattr(hit, "error_dict") else hit.messages)
+        if hit is not None:
+            for name, value in hit.items():
+                setattr(event, name, value)
+            return
+    try:
+        _check_event(event)
+        event.full_clean(exclude=["person", "recorded_by", "substance", "corrects"])
+    except ValidationError as exc:
+        if cache is not None:
+            cache[key] = exc
+        raise
+    if cache is not None:
+        cache[key] = {f: getattr(event, f) for f in ("document_number", "notes")}
+
+
+def register_people(*, user: Any, pending: Sequence[PendingRegistration],
+                    as_of: dt.date | None = None) -> list[Person | PermissionDenied]:
+    """Write every registration of ``pending`` (from :func:`prepare_registration`) inside
+    the caller's transaction; returns, per entry, the saved :class:`Person` or the
+    ``PermissionDenied`` :func:`register_person` would have raised (the person left the
+    user's scope: the caller must roll back, as the import does when any row fails).
+
+    Raises ``IntegrityError`` when a number was registered concurrently (nothing of the
+    batch stays written if the caller wraps the call in a savepoint).
+    """
+    if not pending:
+        return []
+    from jindu.persons import bulk
+
+    people = insert_rows([p.person for p in pending], history_user=_actor(user))
+    through = Person.drugs.through
+    insert_rows([through(person_id=p.person.pk, substance_id=d.pk) for p in pending for d in _unique(p.drugs)])
+
+    # register_person: an assigned-only worker who registers someone becomes their worker,
+    # else they could not see the person they just registered; then the scope re-check.
+    ids = [p.pk for p in people]
+    visible = set(Person.objects.restrict(user, ADD).filter(pk__in=ids).values_list("pk", flat=True))
+    hidden = [p for p in people if p.pk not in visible]
+    if hidden and getattr(user, "pk", None) is not None:
+        for person in hidden:
+            person.assigned_worker = user
+        bulk_update_with_history(hidden, Person, ["assigned_worker"], batch_size=INSERT_BATCH,
+                                 default_user=_actor(user))
+        visible |= set(Person.objects.restrict(user, ADD).filter(pk__in=[p.pk for p in hidden])
+                       .values_list("pk", flat=True))
+    out: list[Person | PermissionDenied] = [
+        p if p.pk in visible else PermissionDenied("该记录超出您的管辖范围，操作已撤销。") for p in people]
+
+    events = []
+    for entry in pending:
+        for event in entry.events:
+            event.person = entry.person
+            events.append(event)
+    if events:
+        insert_rows(events, history_user=_actor(user))
+
+    _audit(user, pending)
+    _propose_duplicates(user, people)
+    bulk.recompute(as_of=as_of or local_today(), people=Q(pk__in=ids))
+    return out
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    seen, out = set(), []
+    for item in items:
+        if item.pk not in seen:
+            seen.add(item.pk)
+            out.append(item)
+    return out
+
+
+def _audit(user: Any, pending: Sequence[PendingRegistration]) -> None:
+    """One ``persons.person_registered`` event per person, the fields :func:`record_event`
+    writes, in one insert."""
+    actor = _actor(user)
+    ctx = current_context()
+    content_type = ContentType.objects.get_for_model(Person)
+    insert_rows([
+        AuditEvent(
+            actor=actor, actor_repr=(actor.get_username() if actor is not None else "system"),
+            action="persons.person_registered", target_type=content_type, target_id=str(p.person.pk),
+            target_repr=str(p.person)[:255],
+            changes={**_summary(p.data), "drugs": sorted(d.pk for d in _unique(p.drugs))},
+            reason="", ip_address=ctx.ip_address, request_id=ctx.request_id,
+        )
+        for p in pending
+    ])
+
+
+def _propose_duplicates(user: Any, people: Sequence[Person]) -> None:
+    """:func:`propose_duplicates` for each new person against everyone registered before
+    it (lower primary key), in two queries: same name and birth date, same phone."""
+    if not people:
+        return
+    live = Person.objects.filter(merged_into__isnull=True)
+    by_name: dict[tuple, list[tuple]] = {}
+    named = [p for p in people if p.birth_date]
+    if named:
+        rows = live.filter(name__in={p.name for p in named}, birth_date__in={p.birth_date for p in named}) \
+            .values_list("name", "birth_date", "pk", "registered_on")
+        for name, born, pk, registered_on in rows:
+            by_name.setdefault((name, born), []).append((pk, registered_on))
+    by_phone: dict[str, list[tuple]] = {}
+    phoned = [p for p in people if p.phone]
+    if phoned:
+        for phone, pk, registered_on in live.filter(phone__in={p.phone for p in phoned}) \
+                .values_list("phone", "pk", "registered_on"):
+            by_phone.setdefault(phone, []).append((pk, registered_on))
+    if not by_name and not by_phone:
+        return
+
+    def order(rows):  # Person's default ordering, as near_duplicates() iterates
+        return sorted(rows, key=lambda r: (-r[1].toordinal(), -r[0]))
+
+    proposals = []
+    for person in people:
+        found: dict[int, list[str]] = {}
+        if person.birth_date:
+            for pk, _on in order(by_name.get((person.name, person.birth_date), [])):
+                if pk < person.pk:
+                    found.setdefault(pk, []).append("same_name_and_birth_date")
+        if person.phone:
+            for pk, _on in order(by_phone.get(person.phone, [])):
+                if pk < person.pk:
+                    found.setdefault(pk, []).append("same_phone")
+        for other, reasons in found.items():
+            proposals.append(MergeProposal(keep_id=other, duplicate_id=person.pk, reasons=reasons,
+                                           status=ProposalStatus.PENDING))
+    if proposals:
+        bulk_create_with_history(proposals, MergeProposal, batch_size=INSERT_BATCH, default_user=_actor(user))
