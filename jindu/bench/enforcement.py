@@ -42,15 +42,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
 DEFAULT_SIZES = (10_000, 1_000_000)
 PERIOD = (dt.date(2023, 1, 1), dt.date(2023, 12, 31))
@@ -75,36 +70,11 @@ def main(argv: list[str]) -> int:
     if args.child:
         return run_child(args, sizes)
 
-    from jindu.bench.scope import _create_pg_database, _drop_pg_database
+    from jindu.bench.scope import run_per_database
 
-    targets = []
-    if args.database in {"all", "sqlite"}:
-        targets.append("sqlite")
-    url = os.environ.get("DATABASE_URL", "")
-    if args.database == "postgresql" and not url.startswith(("postgres://", "postgresql://")):
-        parser.error("--database postgresql needs DATABASE_URL pointing at a PostgreSQL server")
-    if args.database in {"all", "postgresql"} and url.startswith(("postgres://", "postgresql://")):
-        targets.append("postgresql")
-    status = 0
-    for target in targets:
-        with tempfile.TemporaryDirectory(prefix="jindu-bench-") as tmp:
-            env = dict(os.environ, JINDU_VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="jindu.settings", JINDU_DEMO="0",
-                       JINDU_ENFORCE_OTP="0")
-            env.pop("REDIS_URL", None)
-            pg_name = None
-            if target == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-            else:
-                pg_name, env["DATABASE_URL"] = _create_pg_database(url)
-            try:
-                child = [sys.executable, "-m", "jindu.bench", "enforcement", "--child",
-                         *[f"--size={s}" for s in sizes], f"--period-cases={args.period_cases}",
-                         f"--repeat={args.repeat}"]
-                status |= subprocess.call(child, env=env)
-            finally:
-                if pg_name:
-                    _drop_pg_database(url, pg_name)
-    return status
+    child_args = [*[f"--size={s}" for s in sizes], f"--period-cases={args.period_cases}",
+                  f"--repeat={args.repeat}"]
+    return run_per_database(parser, args.database, "enforcement", child_args)
 
 
 # -- child: one database -------------------------------------------------------------------

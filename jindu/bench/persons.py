@@ -124,37 +124,13 @@ def main(argv: list[str]) -> int:
     if args.child:
         return run_child(args, sizes)
 
-    from jindu.bench.scope import _create_pg_database, _drop_pg_database
+    from jindu.bench.scope import run_per_database
 
-    targets = []
-    if args.database in {"all", "sqlite"}:
-        targets.append("sqlite")
-    url = os.environ.get("DATABASE_URL", "")
-    if args.database == "postgresql" and not url.startswith(("postgres://", "postgresql://")):
-        parser.error("--database postgresql needs DATABASE_URL pointing at a PostgreSQL server")
-    if args.database in {"all", "postgresql"} and url.startswith(("postgres://", "postgresql://")):
-        targets.append("postgresql")
-    status = 0
-    for target in targets:
-        with tempfile.TemporaryDirectory(prefix="jindu-bench-") as tmp:
-            env = dict(os.environ, JINDU_VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="jindu.settings", JINDU_DEMO="0")
-            env.pop("REDIS_URL", None)
-            pg_name = None
-            if target == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-            else:
-                pg_name, env["DATABASE_URL"] = _create_pg_database(url)
-            try:
-                child = [sys.executable, "-m", "jindu.bench", "persons", "--child", *[f"--size={s}" for s in sizes],
-                         f"--import-rows={args.import_rows}", f"--repeat={args.repeat}",
-                         f"--chunk-size={args.chunk_size}", f"--workers={args.workers}"]
-                if args.import_only:
-                    child.append("--import-only")
-                status |= subprocess.call(child, env=env)
-            finally:
-                if pg_name:
-                    _drop_pg_database(url, pg_name)
-    return status
+    child_args = [*[f"--size={s}" for s in sizes], f"--import-rows={args.import_rows}", f"--repeat={args.repeat}",
+                  f"--chunk-size={args.chunk_size}", f"--workers={args.workers}"]
+    if args.import_only:
+        child_args.append("--import-only")
+    return run_per_database(parser, args.database, "persons", child_args)
 
 
 # -- child: one database -------------------------------------------------------------------

@@ -84,15 +84,24 @@ def main(argv: list[str]) -> int:
     if args.child:
         return run_child(args, sizes)
 
+    return run_per_database(parser, args.database, "scope", _child_args(args, sizes))
+
+
+def run_per_database(parser: argparse.ArgumentParser, database: str, bench: str, child_args: list[str]) -> int:
+    """Run ``python -m jindu.bench <bench> --child <child_args>`` once per target database
+    (``database``: ``all``, ``sqlite`` or ``postgresql``): a scratch SQLite file in a
+    temporary ``JINDU_VAR_DIR``, and a throwaway PostgreSQL database beside the one
+    ``DATABASE_URL`` names (created and dropped here), so a bench never touches real data.
+    Returns the children's exit statuses OR-ed; ``parser.error`` when PostgreSQL is asked
+    for without a PostgreSQL ``DATABASE_URL``."""
     targets = []
-    if args.database in {"all", "sqlite"}:
+    if database in {"all", "sqlite"}:
         targets.append("sqlite")
     url = os.environ.get("DATABASE_URL", "")
-    if args.database == "postgresql" and not url.startswith(("postgres://", "postgresql://")):
+    if database == "postgresql" and not url.startswith(("postgres://", "postgresql://")):
         parser.error("--database postgresql needs DATABASE_URL pointing at a PostgreSQL server")
-    if args.database in {"all", "postgresql"} and url.startswith(("postgres://", "postgresql://")):
+    if database in {"all", "postgresql"} and url.startswith(("postgres://", "postgresql://")):
         targets.append("postgresql")
-
     status = 0
     for target in targets:
         with tempfile.TemporaryDirectory(prefix="jindu-bench-") as tmp:
@@ -104,8 +113,7 @@ def main(argv: list[str]) -> int:
             else:
                 pg_name, env["DATABASE_URL"] = _create_pg_database(url)
             try:
-                child = [sys.executable, "-m", "jindu.bench", "scope", "--child", *_child_args(args, sizes)]
-                status |= subprocess.call(child, env=env)
+                status |= subprocess.call([sys.executable, "-m", "jindu.bench", bench, "--child", *child_args], env=env)
             finally:
                 if pg_name:
                     _drop_pg_database(url, pg_name)

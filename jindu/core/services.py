@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from jindu.core.models import StaleEditError
 from jindu.core.scope import CHANGE
@@ -24,7 +25,7 @@ def ensure_in_scope(instance: models.Model, *, user: Any, action: str = CHANGE) 
     """
     model = type(instance)
     if not model._default_manager.restrict(user, action).filter(pk=instance.pk).exists():
-        raise PermissionDenied("该记录超出您的管辖范围，操作已撤销。")
+        raise PermissionDenied(_("该记录超出您的管辖范围，操作已撤销。"))
 
 
 def update_versioned(

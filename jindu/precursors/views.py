@@ -559,7 +559,25 @@ class EnterpriseLedgerView(_NavMixin, ScopedPermissionMixin, SingleTableMixin, F
         return ctx
 
 
-class LedgerEntryCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin, FormView):
+class _EnterpriseRecordMixin:
+    """A form recording something for one enterprise: the form gets the user (its
+    enterprise choices are where the user may record), ``date_field`` starts at today and
+    ``?enterprise=<id>`` preselects the enterprise."""
+
+    date_field = ""
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_initial(self):
+        initial = {self.date_field: local_today()}
+        pk = self.request.GET.get("enterprise", "")
+        if pk.isdigit():
+            initial["enterprise"] = int(pk)
+        return initial
+
+
+class LedgerEntryCreateView(_EnterpriseRecordMixin, _NavMixin, _ServiceFormMixin, ScopedPermissionMixin, FormView):
     """Post a ledger entry. Enterprise users post for their own enterprise (the only
     choice); others pick among the enterprises where they may post. ``?enterprise=<id>``
     preselects one."""
@@ -571,15 +589,7 @@ class LedgerEntryCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin,
     error_model = LedgerEntry
     tab = "post"
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def get_initial(self):
-        initial = {"occurred_on": local_today()}
-        pk = self.request.GET.get("enterprise", "")
-        if pk.isdigit():
-            initial["enterprise"] = int(pk)
-        return initial
+    date_field = "occurred_on"
 
     def save(self, form):
         return _services().post_entry(user=self.request.user, enterprise=form.cleaned_data["enterprise"],
@@ -645,7 +655,7 @@ class EntryVoidView(_ActionView):
                         _("台账记录已作废，结存已冲回。"), back)
 
 
-class StockCountCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin, FormView):
+class StockCountCreateView(_EnterpriseRecordMixin, _NavMixin, _ServiceFormMixin, ScopedPermissionMixin, FormView):
     model = StockCount
     action = ADD
     form_class = StockCountForm
@@ -653,15 +663,7 @@ class StockCountCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin, 
     error_model = StockCount
     tab = "count"
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def get_initial(self):
-        initial = {"counted_on": local_today()}
-        pk = self.request.GET.get("enterprise", "")
-        if pk.isdigit():
-            initial["enterprise"] = int(pk)
-        return initial
+    date_field = "counted_on"
 
     def save(self, form):
         d = form.cleaned_data

@@ -190,7 +190,7 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
         visible |= set(Person.objects.restrict(user, ADD).filter(pk__in=[p.pk for p in hidden])
                        .values_list("pk", flat=True))
     out: list[Person | PermissionDenied] = [
-        p if p.pk in visible else PermissionDenied("该记录超出您的管辖范围，操作已撤销。") for p in people]
+        p if p.pk in visible else PermissionDenied(_("该记录超出您的管辖范围，操作已撤销。")) for p in people]
 
     events = []
     for entry in pending:
