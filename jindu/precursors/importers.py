@@ -1273,9 +1273,15 @@ class LedgerImporter(Importer):
                 seen[key] = p.row
         docs = sorted({p.data["document_number"] for p in with_doc})
         enterprises = sorted({p.data["enterprise"].pk for p in with_doc})
+        # Chemicals and dates are part of a movement's identity too: with them the look-up
+        # reads the (enterprise, chemical, occurred_on) index instead of every entry of the
+        # file's enterprises (document numbers are not indexed).
+        chemicals = sorted({p.data["chemical"].pk for p in with_doc})
+        dates = sorted({p.data["occurred_on"] for p in with_doc})
         stored: set[tuple] = set()
         for i in range(0, len(docs), 500):
             rows = LedgerEntry.objects.filter(voided_at__isnull=True, enterprise_id__in=enterprises,
+                                              chemical_id__in=chemicals, occurred_on__in=dates,
                                               document_number__in=docs[i:i + 500]).values_list(
                 "enterprise_id", "chemical_id", "direction", "document_number", "occurred_on", "quantity_kg")
             stored.update(tuple(r) for r in rows)
