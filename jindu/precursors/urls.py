@@ -1,9 +1,5 @@
-from django.contrib import messages
-from django.shortcuts import redirect
-from django.urls import path, reverse
-from django.utils.translation import gettext as _
+from django.urls import path
 
-from jindu.core.views.imports import ExportView
 from jindu.precursors import views
 
 app_name = "precursors"
@@ -27,62 +23,7 @@ urlpatterns: list = [
     path("discrepancies/<int:pk>/close/", views.DiscrepancyCloseView.as_view(), name="discrepancy_close"),
     path("discrepancies/<int:pk>/reopen/", views.DiscrepancyReopenView.as_view(), name="discrepancy_reopen"),
     path("supervision/", views.SupervisionView.as_view(), name="supervision"),
+    path("enterprises/export/", views.EnterpriseExportView.as_view(), name="enterprise_export"),
+    path("ledger/export/", views.LedgerExportView.as_view(), name="ledger_export"),
+    path("licences/export/", views.LicenceExportView.as_view(), name="licence_export"),
 ]
-
-try:  # the exporters are written in parallel (exporters.py); the links appear once they exist
-    from jindu.precursors import exporters
-except ImportError:  # pragma: no cover
-    exporters = None
-
-
-class _ExportView(ExportView):
-    """The generic export with a page's filters; unreadable filters send the user back to
-    the page (which names them) instead of exporting anything."""
-
-    def back_url(self, params) -> str:  # pragma: no cover - per export
-        raise NotImplementedError
-
-    def get(self, request, *args, **kwargs):
-        from django.core.exceptions import BadRequest
-
-        if request.user.is_authenticated and self.exporter is not None:
-            params = request.GET.copy()
-            params.pop("format", None)
-            params.pop("page", None)
-            try:
-                self.exporter().get_queryset(request.user, params).exists()
-            except BadRequest:
-                messages.error(request, _("筛选条件有误，未导出。"))
-                return redirect(self.back_url(params))
-        return super().get(request, *args, **kwargs)
-
-
-class EnterpriseExportView(_ExportView):
-    exporter = getattr(exporters, "EnterpriseExporter", None)
-
-    def back_url(self, params):
-        return f"{reverse('precursors:enterprise_list')}?{params.urlencode()}"
-
-
-class LedgerExportView(_ExportView):
-    exporter = getattr(exporters, "LedgerExporter", None)
-
-    def back_url(self, params):
-        pk = params.pop("enterprise", [""])[-1]
-        if pk.isdigit():
-            return f"{reverse('precursors:enterprise_ledger', args=[int(pk)])}?{params.urlencode()}"
-        return reverse("precursors:enterprise_list")
-
-
-class LicenceExportView(_ExportView):
-    exporter = getattr(exporters, "LicenceExporter", None)
-
-    def back_url(self, params):
-        return reverse("precursors:enterprise_list")
-
-
-for _route, _view, _name in (("enterprises/export/", EnterpriseExportView, "enterprise_export"),
-                             ("ledger/export/", LedgerExportView, "ledger_export"),
-                             ("licences/export/", LicenceExportView, "licence_export")):
-    if _view.exporter is not None:
-        urlpatterns.append(path(_route, _view.as_view(), name=_name))

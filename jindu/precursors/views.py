@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -29,6 +29,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 from jindu.core.models import AccessLog, StaleEditError
 from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission, permission_name, user_grants
 from jindu.core.timeutils import local_today
+from jindu.core.views.imports import ExportView
 from jindu.core.views.mixins import (
     OUT_OF_SCOPE_MESSAGE,
     STALE_MESSAGE,
@@ -37,7 +38,7 @@ from jindu.core.views.mixins import (
     ScopedPermissionMixin,
     ScopedQuerysetMixin,
 )
-from jindu.precursors import selectors
+from jindu.precursors import exporters, selectors, services
 from jindu.precursors.choices import ChemicalCategory, DiscrepancyStatus, EntrySource, LicenceStatus
 from jindu.precursors.filtersets import DiscrepancyFilterSet, EnterpriseFilterSet, LedgerFilterSet
 from jindu.precursors.forms import (
@@ -134,12 +135,6 @@ def detail_rows(details: Any) -> list[tuple[str, str]]:
 
 IMPORTERS = (("precursors.enterprise", gettext_lazy("导入企业")), ("precursors.licence", gettext_lazy("导入证照")),
              ("precursors.ledger", gettext_lazy("导入台账")))
-
-
-def _services():
-    from jindu.precursors import services
-
-    return services
 
 
 def enterprise_only(user: Any) -> bool:
@@ -278,13 +273,6 @@ def _importer_links(user) -> list[tuple[str, str]]:
     return links
 
 
-def _url_or_blank(name: str, **kwargs) -> str:
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return ""
-
-
 class EnterpriseListView(_NavMixin, ScopedQuerysetMixin, SingleTableMixin, FilterView):
     """Enterprises of the scope with the list's filters; invalid filters show their errors
     and no rows. Excel export through the core export view with the same filters."""
@@ -308,7 +296,7 @@ class EnterpriseListView(_NavMixin, ScopedQuerysetMixin, SingleTableMixin, Filte
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
         ctx["can_add"] = has_model_permission(user, Enterprise, ADD)
-        ctx["export_url"] = _url_or_blank("precursors:enterprise_export")
+        ctx["export_url"] = reverse("precursors:enterprise_export")
         ctx["import_links"] = _importer_links(user)
         return ctx
 
@@ -362,7 +350,7 @@ class EnterpriseDetailView(_NavMixin, ScopedObjectMixin, AccessLogMixin, DetailV
         ctx["can_post"] = selectors.enterprises_where(user, LedgerEntry, ADD).filter(pk=e.pk).exists()
         ctx["can_count"] = selectors.enterprises_where(user, StockCount, ADD).filter(pk=e.pk).exists()
         ctx["can_revoke"] = has_model_permission(user, Licence, CHANGE)
-        ctx["licence_export_url"] = _url_or_blank("precursors:licence_export")
+        ctx["licence_export_url"] = reverse("precursors:licence_export")
         return ctx
 
 
@@ -409,7 +397,7 @@ class EnterpriseCreateView(_NavMixin, _ServiceFormMixin, ScopedPermissionMixin, 
 
     def save(self, form):
         data = {f: form.cleaned_data[f] for f in ENTERPRISE_FIELDS if f in form.cleaned_data}
-        return _services().create_enterprise(user=self.request.user, data=data)
+        return services.create_enterprise(user=self.request.user, data=data)
 
     def get_success_url(self):
         return reverse("precursors:enterprise_detail", args=[self.object.pk])
@@ -439,7 +427,7 @@ class EnterpriseUpdateView(_NavMixin, _ServiceFormMixin, ScopedObjectMixin, Form
 
     def save(self, form):
         data = {f: form.cleaned_data[f] for f in ENTERPRISE_FIELDS if f in form.cleaned_data}
-        enterprise, _changed = _services().update_enterprise(user=self.request.user, enterprise=self.enterprise,
+        enterprise, _changed = services.update_enterprise(user=self.request.user, enterprise=self.enterprise,
                                                              data=data,
                                                              expected_version=form.cleaned_data["version"])
         return enterprise
@@ -483,7 +471,7 @@ class LicenceCreateView(_NavMixin, ScopedPermissionMixin, TemplateView):
             data = {k: form.cleaned_data.get(k) for k in LICENCE_FIELDS}
             data["number_raw"] = data["number"]
             try:
-                licence = _services().create_licence(user=request.user, enterprise=self.enterprise, data=data,
+                licence = services.create_licence(user=request.user, enterprise=self.enterprise, data=data,
                                                      lines=formset.lines())
             except PermissionDenied as exc:
                 form.add_error(None, str(exc) or OUT_OF_SCOPE_MESSAGE)
@@ -527,7 +515,7 @@ class LicenceRevokeView(_ActionView):
         licence = get_object_or_404(Licence.objects.restrict(request.user, CHANGE), pk=pk)
         back = reverse("precursors:enterprise_detail", args=[licence.enterprise_id])
         reason = request.POST.get("reason", "")
-        return self.run(lambda: _services().revoke_licence(user=request.user, licence=licence, reason=reason),
+        return self.run(lambda: services.revoke_licence(user=request.user, licence=licence, reason=reason),
                         _("证照已标记为吊销/注销。"), back)
 
 
@@ -555,7 +543,7 @@ class EnterpriseLedgerView(_NavMixin, ScopedPermissionMixin, SingleTableMixin, F
         ctx["enterprise"] = self.enterprise
         ctx["can_post"] = selectors.enterprises_where(self.request.user, LedgerEntry, ADD).filter(
             pk=self.enterprise.pk).exists()
-        ctx["export_url"] = _url_or_blank("precursors:ledger_export")
+        ctx["export_url"] = reverse("precursors:ledger_export")
         return ctx
 
 
@@ -592,7 +580,7 @@ class LedgerEntryCreateView(_EnterpriseRecordMixin, _NavMixin, _ServiceFormMixin
     date_field = "occurred_on"
 
     def save(self, form):
-        return _services().post_entry(user=self.request.user, enterprise=form.cleaned_data["enterprise"],
+        return services.post_entry(user=self.request.user, enterprise=form.cleaned_data["enterprise"],
                                       data=form.entry_data(), source=EntrySource.MANUAL)
 
     def get_success_message(self):
@@ -650,7 +638,7 @@ class EntryVoidView(_ActionView):
         form = VoidForm(request.POST)
         if not form.is_valid():
             return self.refuse(form, back)
-        return self.run(lambda: _services().void_entry(user=request.user, entry=entry,
+        return self.run(lambda: services.void_entry(user=request.user, entry=entry,
                                                        reason=form.cleaned_data["reason"]),
                         _("台账记录已作废，结存已冲回。"), back)
 
@@ -667,7 +655,7 @@ class StockCountCreateView(_EnterpriseRecordMixin, _NavMixin, _ServiceFormMixin,
 
     def save(self, form):
         d = form.cleaned_data
-        return _services().record_stock_count(user=self.request.user, enterprise=d["enterprise"],
+        return services.record_stock_count(user=self.request.user, enterprise=d["enterprise"],
                                               chemical=d["chemical"], counted_on=d["counted_on"],
                                               quantity_kg=d["quantity_kg"], counted_by=d.get("counted_by") or "",
                                               note=d.get("note") or "")
@@ -781,7 +769,7 @@ class DiscrepancyAssignView(_DiscrepancyAction):
         return AssignForm(request.POST, assignees=selectors.assignee_candidates(request.user, d))
 
     def call(self, user, d, data):
-        _services().assign_discrepancy(user=user, discrepancy=d, assignee=data["assignee"],
+        services.assign_discrepancy(user=user, discrepancy=d, assignee=data["assignee"],
                                        deadline=data["deadline"], expected_version=data["version"])
 
     def ok_message(self):
@@ -792,7 +780,7 @@ class DiscrepancyWorkView(_DiscrepancyAction):
     form_class = WorkForm
 
     def call(self, user, d, data):
-        _services().record_discrepancy_work(user=user, discrepancy=d, notes=data["notes"],
+        services.record_discrepancy_work(user=user, discrepancy=d, notes=data["notes"],
                                             expected_version=data["version"])
 
     def ok_message(self):
@@ -803,7 +791,7 @@ class DiscrepancyCloseView(_DiscrepancyAction):
     form_class = CloseForm
 
     def call(self, user, d, data):
-        _services().close_discrepancy(user=user, discrepancy=d, resolution=data["resolution"], note=data["note"],
+        services.close_discrepancy(user=user, discrepancy=d, resolution=data["resolution"], note=data["note"],
                                       case_number=data.get("case_number") or "", expected_version=data["version"])
 
     def ok_message(self):
@@ -814,7 +802,7 @@ class DiscrepancyReopenView(_DiscrepancyAction):
     form_class = ReopenForm
 
     def call(self, user, d, data):
-        _services().reopen_discrepancy(user=user, discrepancy=d, reason=data["reason"],
+        services.reopen_discrepancy(user=user, discrepancy=d, reason=data["reason"],
                                        expected_version=data["version"])
 
     def ok_message(self):
@@ -886,3 +874,48 @@ class SupervisionView(_NavMixin, ScopedPermissionMixin, SingleTableMixin, Filter
                 ctx["open_discrepancies"] = list(qs[:20])
                 ctx["open_discrepancy_total"] = qs.count()
         return ctx
+
+
+# -- exports ---------------------------------------------------------------------------------
+class _ExportView(ExportView):
+    """The generic export with a page's filters; unreadable filters send the user back to
+    the page (which names them) instead of exporting anything."""
+
+    def back_url(self, params) -> str:  # pragma: no cover - per export
+        raise NotImplementedError
+
+    def get(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            params = request.GET.copy()
+            params.pop("format", None)
+            params.pop("page", None)
+            try:
+                self.exporter().get_queryset(request.user, params).exists()
+            except BadRequest:
+                messages.error(request, _("筛选条件有误，未导出。"))
+                return redirect(self.back_url(params))
+        return super().get(request, *args, **kwargs)
+
+
+class EnterpriseExportView(_ExportView):
+    exporter = exporters.EnterpriseExporter
+
+    def back_url(self, params):
+        return f"{reverse('precursors:enterprise_list')}?{params.urlencode()}"
+
+
+class LedgerExportView(_ExportView):
+    exporter = exporters.LedgerExporter
+
+    def back_url(self, params):
+        pk = params.pop("enterprise", [""])[-1]
+        if pk.isdigit():
+            return f"{reverse('precursors:enterprise_ledger', args=[int(pk)])}?{params.urlencode()}"
+        return reverse("precursors:enterprise_list")
+
+
+class LicenceExportView(_ExportView):
+    exporter = exporters.LicenceExporter
+
+    def back_url(self, params):
+        return reverse("precursors:enterprise_list")
