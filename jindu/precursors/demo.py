@@ -1836,11 +1836,8 @@ ENTERPRISE_LOGIN = "enterprise"
 
 def reconcile(stdout) -> None:
     """Run the full reconciliation so the discrepancy queue shows what the rules find."""
-    try:
-        from jindu.precursors.reconciliation import run_reconciliation
-    except ImportError as exc:  # the reconciliation is not installed yet
-        stdout.write(f"demo precursors: reconciliation not available ({exc}), queue left empty")
-        return
+    from jindu.precursors.reconciliation import run_reconciliation
+
     run = run_reconciliation(mode="full")
     stdout.write(f"demo precursors: full reconciliation raised {run.raised} discrepancies "
                  f"over {run.pairs_checked} enterprise × chemical pairs")

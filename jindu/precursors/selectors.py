@@ -74,10 +74,8 @@ def rule_choices() -> list[tuple[str, str]]:
 
 
 def _rules() -> dict[str, Any]:
-    try:
-        from jindu.precursors.reconciliation import RULES
-    except ImportError:
-        return {}
+    from jindu.precursors.reconciliation import RULES
+
     return RULES
 
 

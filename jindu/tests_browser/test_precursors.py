@@ -218,17 +218,10 @@ def test_regulator_works_a_discrepancy_to_closure(live_server, world, page):
     # A Category 1 purchase with no purchase licence at all.
     entry(other, EPHEDRINE, Direction.IN, "5", today - timedelta(days=3), counterparty_name="外省某药业公司",
           document_number="RK-0315")
-    try:
-        from jindu.precursors.reconciliation import codes, run_reconciliation
-    except ImportError:  # the reconciliation is not there yet: the finding it would raise
-        finding = Discrepancy.objects.create(
-            rule="purchase_unlicensed", fingerprint="browser-test", enterprise=other,
-            chemical=other.ledger_entries.get().chemical, occurred_on=today - timedelta(days=3),
-            summary="购入麻黄素（麻黄碱）5千克，购入时未持有有效的购买许可证")
-        finding.entries.set(other.ledger_entries.all())
-    else:
-        run_reconciliation(as_of=today)
-        finding = Discrepancy.objects.get(rule=codes.PURCHASE_UNLICENSED, enterprise=other)
+    from jindu.precursors.reconciliation import codes, run_reconciliation
+
+    run_reconciliation(as_of=today)
+    finding = Discrepancy.objects.get(rule=codes.PURCHASE_UNLICENSED, enterprise=other)
     assert not Discrepancy.objects.filter(enterprise=own).exists()  # the filed purchase is clean
 
     regulator = _user("longhua_yjj", "regulator", "460106", "李监管", unit=unit)

@@ -138,10 +138,8 @@ def test_balances_are_the_sum_of_the_entries_and_transfers_have_two_ends(db):
 
 
 def test_the_rules_find_the_planted_patterns_and_nothing_else(db):
-    try:
-        from jindu.precursors.reconciliation import RULES
-    except ImportError:
-        pytest.skip("jindu.precursors.reconciliation is not importable yet")
+    from jindu.precursors.reconciliation import RULES
+
     manifest = _seed()
     assert {p["plant"] for p in manifest} == {p.code for p in demo.PLANTED}
     for p in demo.PLANTED:
