@@ -12,7 +12,6 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from django.db.models import Sum
 
 from jindu.core.timeutils import local_today
