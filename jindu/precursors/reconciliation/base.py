@@ -15,7 +15,10 @@ from django.db import connection
 from jindu.precursors.choices import DiscrepancySeverity
 
 # Table names the engine's temporary tables are created under (per connection).
-SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id): the pairs an incremental run checks
+SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day): the pairs an incremental run checks
+#: ``since_day`` of a scope pair whose entry-level findings must all be re-checked (touched
+#: by a stock count or a licence change, not by entries).
+WHOLE_HISTORY = date(1, 1, 1)
 COVER_TABLE = "recon_cover"  # licence lines flattened per activity with effective validity
 COVER_WORK_TABLE = "recon_cover_work"  # the same on PostgreSQL: unlogged, one run at a time (advisory lock)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
@@ -159,17 +162,22 @@ class Context:
     def pg(self) -> bool:
         return self.vendor == "postgresql"
 
-    def scoped_from(self, table: str, alias: str) -> str:
+    def scoped_from(self, table: str, alias: str, *, recent: bool = False) -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
         plans from the analysed scope table), so the work follows the scope's size, not the
-        table's."""
+        table's. ``recent``: only ``alias``'s rows dated from the pair's ``since_day``
+        (ledger entries, for the rules of
+        :data:`~jindu.precursors.reconciliation.engine.RECENT_RULES`, whose findings for a
+        month or an entry depend only on entries from that month on, or within the
+        matching window)."""
         if not self.scoped:
             return f"{table} {alias}"
         join = "CROSS JOIN" if not self.pg else "JOIN"
+        recent = f" AND {alias}.occurred_on >= sc.since_day" if recent else ""
         return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
-                f"AND {alias}.chemical_id = sc.chemical_id")
+                f"AND {alias}.chemical_id = sc.chemical_id{recent}")
 
     @property
     def driven_join(self) -> str:
@@ -298,7 +306,7 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE"]
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE"]
 
 
 #: At most this many entries are linked as a finding's evidence (the details keep the count).

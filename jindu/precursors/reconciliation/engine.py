@@ -46,20 +46,23 @@ from jindu.core.audit import record_event
 from jindu.core.timeutils import local_date, local_today
 from jindu.precursors.choices import DiscrepancyStatus, LicenceStatus
 from jindu.precursors.models import Discrepancy, LedgerEntry, Licence, ReconciliationRun
+from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
     MONTH_TABLE,
     RULES,
     SCOPE_TABLE,
+    WHOLE_HISTORY,
     Context,
     Finding,
     id_list,
     to_date,
 )
-from jindu.precursors.rules import LICENCE_KIND_RULES
+from jindu.precursors.rules import LICENCE_KIND_RULES, TRANSFER_WINDOW_DAYS
 
 logger = logging.getLogger(__name__)
 
 FOUND_TABLE = "recon_found"
+COVER_HOLDERS = "recon_cover_holders"  # incremental: the enterprises whose licences the cover needs
 BATCH = 1000
 #: PostgreSQL session memory for sorts and hashes during a run (the default 4 MB makes the
 #: monthly aggregate and the anti-joins spill to disk at millions of rows).
@@ -68,6 +71,14 @@ PG_WORK_MEM = "256MB"
 ADVISORY_LOCK_KEY = 4_601_100_445
 
 MODES = ("full", "incremental")
+#: Rules that judge ledger entries one by one or per calendar month (an entry's finding
+#: depends on entries within the matching window at most): in an incremental run they read
+#: each scope pair's entries from its ``since_day`` only (see :func:`_build_scope`), and
+#: only their discrepancies dated from then on can be found no longer detected.
+RECENT_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY, codes.TRANSPORT_UNPERMITTED,
+                          codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT, codes.TRANSFER_NO_INBOUND,
+                          codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH,
+                          codes.STOCK_COUNT_MISMATCH})
 
 
 def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
@@ -118,6 +129,7 @@ def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | No
             pairs = _build_scope(ctx, previous)
             lap("scope")
         _build_cover(ctx)
+        lap("cover")
         _build_month(ctx)
         if not ctx.scoped:
             pairs = next(ctx.rows(f"SELECT COUNT(*) FROM {MONTH_TABLE} WHERE opening IS NULL"))[0]
@@ -173,7 +185,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
-    return (FOUND_TABLE, MONTH_TABLE, ctx.cover, SCOPE_TABLE)
+    return (FOUND_TABLE, MONTH_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS)
 
 
 def _drop_tables(ctx: Context) -> None:
@@ -183,13 +195,27 @@ def _drop_tables(ctx: Context) -> None:
 
 def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
-    docstring); returns how many."""
+    docstring) and, per pair, ``since_day``: the first day of the earliest month whose
+    entry-level findings can have changed (the month of the earliest new or voided entry;
+    for the other side of a transfer, of that date less the matching window; the
+    :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` sentinel for pairs touched
+    by a stock count or a licence). Rules that judge entries one by one or per month read
+    only from there (:meth:`Context.scoped_from` with ``recent=True``). Returns how many pairs."""
     ctx.execute(f"CREATE TEMP TABLE {SCOPE_TABLE} (enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, "
-                f"PRIMARY KEY (enterprise_id, chemical_id))")
+                f"since_day date NOT NULL, PRIMARY KEY (enterprise_id, chemical_id))")
     since_p = connection.ops.adapt_datetimefield_value(previous.started_at)
     mark = previous.watermark_entry_id
-    ignore = "ON CONFLICT DO NOTHING" if ctx.pg else ""
-    insert = f"INSERT {'OR IGNORE ' if not ctx.pg else ''}INTO {SCOPE_TABLE} (enterprise_id, chemical_id) "
+    whole = ctx.date_param(WHOLE_HISTORY)
+    earliest = ctx.least(f"{SCOPE_TABLE}.since_day", "excluded.since_day")
+    # Upsert keeping the earliest day of every source that touched the pair.
+    upsert = f"ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET since_day = {earliest}"
+    insert = f"INSERT INTO {SCOPE_TABLE} (enterprise_id, chemical_id, since_day) "
+    where = "WHERE true " if not ctx.pg else ""
+
+    def month_start(expr: str) -> str:
+        if ctx.pg:
+            return f"CAST(date_trunc('month', CAST({expr} AS timestamp)) AS date)"
+        return f"date({expr}, 'start of month')"
 
     def since(column: str) -> str:
         # SQLite keeps datetimes as text; rows written by other tools may use ISO "T" and an
@@ -198,37 +224,44 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
             return f"{column} >= %s"
         return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
 
-    # New entries (primary-key range) and entries voided since the previous run began.
-    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id FROM precursors_ledgerentry "
-                         f"WHERE id > %s {ignore}", [mark])
-    ctx.execute(insert + f"SELECT DISTINCT counterparty_id, chemical_id FROM precursors_ledgerentry "
-                         f"WHERE id > %s AND counterparty_id IS NOT NULL {ignore}", [mark])
+    own_day = month_start("MIN(e.occurred_on)")
+    other_day = month_start(ctx.add_days("MIN(e.occurred_on)", -TRANSFER_WINDOW_DAYS))
+    # New entries (primary-key range): their pairs and their counterparties' pairs.
+    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} FROM precursors_ledgerentry e "
+                         f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
+    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} FROM precursors_ledgerentry e "
+                         f"WHERE e.id > %s AND e.counterparty_id IS NOT NULL "
+                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [mark])
     # Voids: every posting and void saves the pair's balance row (``void_entry`` locks and
     # updates it), so the balances changed since hold the voided entries' pairs — found
-    # without scanning the ledger (it has no index on voided_at). Then the other side of
-    # the entries voided since, read through the (enterprise, chemical) index of those pairs.
-    ctx.execute(insert + f"SELECT enterprise_id, chemical_id FROM precursors_stockbalance "
-                         f"WHERE {since('updated_at')} {ignore}", [since_p])
-    ctx.analyze(SCOPE_TABLE)
-    ctx.execute(f"WITH v AS (SELECT DISTINCT e.counterparty_id, e.chemical_id "
-                f"FROM {SCOPE_TABLE} s {ctx.driven_join} precursors_ledgerentry e "
-                f"ON e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id "
-                f"WHERE e.counterparty_id IS NOT NULL AND {since('e.voided_at')}) "
-                + insert + f"SELECT counterparty_id, chemical_id FROM v {'WHERE true ' if not ctx.pg else ''}{ignore}",
+    # without scanning the ledger (it has no index on voided_at); the entries voided since
+    # are then read through the (enterprise, chemical) index of those pairs only.
+    ctx.execute("DROP TABLE IF EXISTS recon_touched")
+    ctx.execute(f"CREATE TEMP TABLE recon_touched AS SELECT enterprise_id, chemical_id FROM precursors_stockbalance "
+                f"WHERE {since('updated_at')}", [since_p])
+    ctx.analyze("recon_touched")
+    voided = (f"FROM recon_touched s {ctx.driven_join} precursors_ledgerentry e "
+              f"ON e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id "
+              f"WHERE {since('e.voided_at')}")
+    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} {voided} "
+                         f"GROUP BY e.enterprise_id, e.chemical_id {upsert}", [since_p])
+    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} {voided} "
+                         f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
                 [since_p])
+    ctx.execute("DROP TABLE IF EXISTS recon_touched")
     # Stock counts recorded or changed since.
-    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id FROM precursors_stockcount "
-                         f"WHERE {since('updated_at')} {ignore}", [since_p])
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s FROM precursors_stockcount "
+                         f"WHERE {since('updated_at')} {upsert}", [whole, since_p])
     # Licences changed since: the holder's pairs, and the pairs of whoever sold it those chemicals.
     # (The changed lines first, then the ledger through its (counterparty, chemical) index.)
     changed = (f"WITH ch AS MATERIALIZED (SELECT DISTINCT l.enterprise_id, lc.chemical_id FROM precursors_licence l "
                f"JOIN precursors_licencechemical lc ON lc.licence_id = l.id WHERE {since('l.updated_at')}) ")
-    where = "WHERE true " if not ctx.pg else ""
-    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id FROM ch {where}{ignore}", [since_p])
-    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id "
+    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s FROM ch {where}{upsert}",
+                [since_p, whole])
+    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s "
                                    f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
                                    f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
-                                   f"{where}{ignore}", [since_p])
+                                   f"{where}{upsert}", [since_p, whole])
     ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
 
@@ -242,6 +275,19 @@ def _build_cover(ctx: Context) -> None:
     ctx.execute(f"CREATE {kind} TABLE {ctx.cover} (activity varchar(16) NOT NULL, licence_id bigint NOT NULL, "
                 f"enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, number varchar(80) NOT NULL, "
                 f"valid_from date NOT NULL, valid_until date NOT NULL, limit_kg numeric(16, 3))")
+    limit = ""
+    if ctx.scoped:
+        # Only the licences a scoped rule can ask about: of the scope's enterprises and of
+        # the counterparties of the entries the rules read (sales check the buyer's
+        # licence, transport either side's), for the scope's chemicals.
+        ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
+        ctx.execute(f"CREATE TEMP TABLE {COVER_HOLDERS} AS "
+                    f"SELECT enterprise_id FROM {SCOPE_TABLE} UNION "
+                    f"SELECT DISTINCT e.counterparty_id "
+                    f"FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)} "
+                    f"WHERE e.counterparty_id IS NOT NULL")
+        limit = (f"WHERE l.enterprise_id IN (SELECT enterprise_id FROM {COVER_HOLDERS}) "
+                 f"AND lc.chemical_id IN (SELECT chemical_id FROM {SCOPE_TABLE})")
     whens = " ".join(
         f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
         for kind, r in LICENCE_KIND_RULES.items())
@@ -254,8 +300,11 @@ def _build_cover(ctx: Context) -> None:
             FROM precursors_licence l
             JOIN precursors_licencechemical lc ON lc.licence_id = l.id
             JOIN precursors_chemical ch ON ch.id = lc.chemical_id
+            {limit}
         ) x WHERE activity IS NOT NULL
     """)
+    if ctx.scoped:
+        ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
     revoked = dict(Licence.objects.filter(status=LicenceStatus.REVOKED).values_list("pk", "updated_at"))
     if revoked:
         first = dict(Licence.history.filter(id__in=list(revoked), status=LicenceStatus.REVOKED)
@@ -432,8 +481,12 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
     """Open discrepancies (of the checked pairs) that this run did not find: ``still_detected = False``."""
     scope = ""
     if ctx.scoped:
+        # Entry-level rules saw only the pair's entries from ``since_day``: their older
+        # findings (months before it) were not re-checked.
+        recent = ", ".join(f"'{c}'" for c in sorted(RECENT_RULES))
         scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
-                 f"AND sc.chemical_id = d.chemical_id)")
+                 f"AND sc.chemical_id = d.chemical_id "
+                 f"AND (d.rule NOT IN ({recent}) OR d.occurred_on >= sc.since_day))")
     codes = ", ".join(f"'{c}'" for c in RULES)
     ids = [r[0] for r in ctx.rows(f"""
         SELECT d.id FROM precursors_discrepancy d

@@ -87,7 +87,7 @@ def purchases_without_cover(ctx: Context) -> Iterator[Finding]:
     sql = f"""
         WITH b AS MATERIALIZED (
             SELECT e.enterprise_id, e.chemical_id, e.occurred_on, e.id, e.quantity_kg
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e')}
+            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
             WHERE e.direction = 'in' AND {ctx.live('e')}
               AND NOT {ctx.custody_sql('e')}
               AND NOT {_covered(ctx, PURCHASE, 'e.enterprise_id')}
@@ -209,7 +209,7 @@ def transport_without_permit(ctx: Context) -> Iterator[Finding]:
     sql = f"""
         WITH b AS MATERIALIZED (
             SELECT e.enterprise_id, e.chemical_id, e.occurred_on, e.id, e.quantity_kg, e.transport_permit_number
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e')}
+            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
             LEFT JOIN {ctx.cover} c ON c.activity = 'transport' AND c.number = e.transport_permit_number
                  AND c.chemical_id = e.chemical_id
                  AND (c.enterprise_id = e.enterprise_id OR c.enterprise_id = e.counterparty_id)

@@ -65,7 +65,7 @@ def transfer_matching(ctx: Context) -> Iterator[Finding]:
     sql = f"""
         WITH u AS MATERIALIZED (
             SELECT t.id, t.enterprise_id, t.chemical_id, t.counterparty_id, t.occurred_on, t.quantity_kg, t.direction
-            FROM {ctx.scoped_from('precursors_ledgerentry', 't')}
+            FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True)}
             WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL
               AND t.counterparty_id <> t.enterprise_id AND {ctx.live('t')}
               AND {ctx.add_days('t.occurred_on', W)} < %s

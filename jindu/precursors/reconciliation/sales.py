@@ -81,7 +81,7 @@ def sales(ctx: Context) -> Iterator[Finding]:
             SELECT e.enterprise_id, e.chemical_id, {party} AS party, e.counterparty_id, e.counterparty_name,
                    e.counterparty_credit_code, e.occurred_on, e.id, e.quantity_kg, e.reported_on,
                    CASE WHEN {uncovered} THEN 1 ELSE 0 END AS uncovered, CASE WHEN {late} THEN 1 ELSE 0 END AS late
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e')}
+            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
             LEFT JOIN {ctx.cover} c ON c.activity = 'purchase' AND c.enterprise_id = e.counterparty_id
                  AND c.chemical_id = e.chemical_id AND e.occurred_on >= c.valid_from AND e.occurred_on <= c.valid_until
             WHERE e.direction = 'out' AND {ctx.live('e')} AND NOT {ctx.custody_sql('e')}

@@ -44,6 +44,10 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
     entries or voids), through the (enterprise, chemical, occurred_on) index: counts are
     few. One finding per count; fingerprint ``<count id>``.
     """
+    # Incremental: a count's balance depends on the entries dated up to it only, so counts
+    # before the pair's ``since_day`` are unchanged (a new or changed count sets it to the
+    # whole history).
+    recent = "AND s.counted_on >= sc.since_day" if ctx.scoped else ""
     sql = f"""
         SELECT x.id, x.enterprise_id, x.chemical_id, x.counted_on, x.quantity_kg, x.ledger_kg FROM (
             SELECT s.id, s.enterprise_id, s.chemical_id, s.counted_on, s.quantity_kg,
@@ -51,7 +55,7 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
                               WHERE e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id
                                 AND e.occurred_on <= s.counted_on AND e.voided_at IS NULL), 0) AS ledger_kg
             FROM {ctx.scoped_from('precursors_stockcount', 's')}
-            WHERE s.counted_on <= %s
+            WHERE s.counted_on <= %s {recent}
         ) x
         WHERE ABS(x.quantity_kg - x.ledger_kg) > {ctx.tolerance_sql('x.ledger_kg', 'x')} + {BALANCE_EPSILON_KG}
         ORDER BY x.id

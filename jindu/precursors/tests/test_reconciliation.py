@@ -602,6 +602,21 @@ class TestEngine:
         reconcile(mode="full")
         assert keys() == incremental
 
+    def test_incremental_run_keeps_older_months_and_completes_the_touched_month(self, buyer):
+        # Unlicensed purchases of one pair in January and in March; a new one in March.
+        entry(buyer, ACETONE, Direction.IN, "5", date(2026, 1, 12), counterparty_name="甲")
+        entry(buyer, ACETONE, Direction.IN, "5", D, counterparty_name="甲")
+        reconcile()
+        new = entry(buyer, ACETONE, Direction.IN, "7", D + timedelta(days=5), counterparty_name="甲")
+        reconcile(mode="incremental")
+        by_month = {d.fingerprint[-7:]: d for d in found(codes.PURCHASE_UNLICENSED)}
+        # January was not re-read, and is still detected; March counts both of its entries.
+        assert set(by_month) == {"2026-01", "2026-03"}
+        assert by_month["2026-03"].details["entries"] == 2 and new.pk in entry_ids(by_month["2026-03"])
+        incremental = {(d.rule, d.fingerprint, d.summary) for d in found(codes.PURCHASE_UNLICENSED)}
+        reconcile(mode="full")
+        assert {(d.rule, d.fingerprint, d.summary) for d in found(codes.PURCHASE_UNLICENSED)} == incremental
+
     def test_incremental_sees_a_voided_entry_and_its_other_side(self, seller, buyer):
         from jindu.core.testing import grant, make_user
         from jindu.precursors import services
