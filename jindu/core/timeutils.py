@@ -18,6 +18,7 @@ database session's zone, and a ``[start, end)`` range keeps the index usable::
 from __future__ import annotations
 
 import re
+import time as _clock
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -67,9 +68,27 @@ def local_now() -> datetime:
     return timezone.localtime(timezone.now(), local_tz())
 
 
+#: (whole second of the clock, zone, local date) of the last :func:`local_today` answer.
+_today_memo: tuple = (None, None, None)
+
+
 def local_today() -> date:
-    """Today's local date."""
-    return local_now().date()
+    """Today's local date.
+
+    Remembered for the current wall-clock second and zone: imports ask for it several times
+    per row (identity-number range checks, deadlines). Read from ``time.time()``, which
+    ``timezone.now()`` follows (and time-machine moves in tests); a whole second never
+    straddles a local midnight, as zone offsets are whole seconds.
+    """
+    global _today_memo
+    second = int(_clock.time())
+    tz = local_tz()
+    memo = _today_memo
+    if memo[0] == second and memo[1] is tz:
+        return memo[2]
+    today = datetime.fromtimestamp(second, tz).date()
+    _today_memo = (second, tz, today)
+    return today
 
 
 def local_date(dt: datetime) -> date:

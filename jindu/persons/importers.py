@@ -369,20 +369,21 @@ class PersonImporter(Importer):
             if row.key is not None:  # the engine's key_of(values)
                 digests[i] = self.key_lookup(row.values)["identity_number_digest__in"]
         wanted = {d for ds in digests.values() for d in ds}
-        found: dict[str, list[int]] = {}
-        if wanted:
-            for digest, pk in (self.match_queryset(user=user).filter(identity_number_digest__in=wanted)
-                               .values_list("identity_number_digest", "pk")):
-                found.setdefault(digest, []).append(pk)
+        # Who is registered (anyone's, one query); of those, whom the user may change.
+        registered_as = bulk_registry.registered_people(wanted)
+        changeable: set[int] = set()
+        if registered_as:
+            changeable = set(self.match_queryset(user=user).filter(
+                pk__in={pk for pks in registered_as.values() for pk in pks}).values_list("pk", flat=True))
         creating = []
         for i, row in enumerate(rows):
-            matches = {pk for d in digests.get(i, ()) for pk in found.get(d, ())}
+            matches = {pk for d in digests.get(i, ()) for pk in registered_as.get(d, ()) if pk in changeable}
             if len(matches) == 1:
                 outcomes[i] = fallback(row)
             else:
                 creating.append(i)
 
-        registered = bulk_registry.registered_digests(d for i in creating for d in digests.get(i, ()))
+        registered = {d for i in creating for d in digests.get(i, ()) if d in registered_as}
         pending: list[tuple[int, bulk_registry.PendingRegistration]] = []
         for i in creating:
             row = rows[i]

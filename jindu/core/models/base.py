@@ -26,25 +26,47 @@ def normalize_text_fields(instance: models.Model) -> None:
     ``normalize_name``. Skipped: fields with choices, non-editable fields, passwords, and
     fields that normalise themselves (identity numbers, phones).
     """
+    for attname, normalize in _text_plan(type(instance)):
+        value = getattr(instance, attname)
+        if not isinstance(value, str) or not value:
+            continue
+        clean = normalize(value)
+        if clean != value:
+            setattr(instance, attname, clean)
+
+
+_text_plans: dict[type, list] = {}
+
+
+def _text_plan(model: type[models.Model]) -> list:
+    """Per model (computed once): ``(attname, normalise)`` of the fields
+    :func:`normalize_text_fields` brings to their stored form."""
+    plan = _text_plans.get(model)
+    if plan is not None:
+        return plan
     from jindu.core.fields import NormalizedOnSaveMixin
 
-    names = set(getattr(instance, "person_name_fields", ()))
-    for field in instance._meta.concrete_fields:
+    names = set(getattr(model, "person_name_fields", ()))
+    plan = []
+    for field in model._meta.concrete_fields:
         if (
             not isinstance(field, (models.CharField, models.TextField))
             or field.choices or not field.editable or field.name == "password"
             or isinstance(field, NormalizedOnSaveMixin)
         ):
             continue
-        value = getattr(instance, field.attname)
-        if not isinstance(value, str) or not value:
-            continue
         if field.name in names:
-            clean = normalize_name(value)
+            plan.append((field.attname, normalize_name))
+        elif isinstance(field, models.TextField):
+            plan.append((field.attname, normalize_text))
         else:
-            clean = normalize_text(value, multiline=isinstance(field, models.TextField))
-        if clean != value:
-            setattr(instance, field.attname, clean)
+            plan.append((field.attname, _single_line))
+    _text_plans[model] = plan
+    return plan
+
+
+def _single_line(value: str) -> str:
+    return normalize_text(value, multiline=False)
 
 
 class NormalizedTextModel(models.Model):

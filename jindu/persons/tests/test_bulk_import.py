@@ -205,7 +205,7 @@ def test_number_registered_meanwhile_is_named_on_its_row(town_user, home, monkey
 
     taken = id_number(dt.date(1970, 2, 2), seq=49)
     make_person(village("460105001"), identity_number=taken, name="别处的人")
-    monkeypatch.setattr(bulk_registry, "registered_digests", lambda digests: set())
+    monkeypatch.setattr(bulk_registry, "registered_people", lambda digests: {})
     rows = good_rows(home)[:2] + [[taken, "已登记", "", "", "", home.code, "", "", ""]]
     result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True)
     assert not result.committed
