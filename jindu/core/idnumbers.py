@@ -47,6 +47,8 @@ from django.utils.translation import gettext_lazy as _
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric
 
+from jindu.core.timeutils import local_today
+
 __all__ = [
     "DocumentType",
     "IdentityNumberError",
@@ -131,8 +133,6 @@ def _clean(raw: Any) -> str:
 
 
 def _today() -> date:
-    from jindu.core.timeutils import local_today
-
     return local_today()
 
 
@@ -162,13 +162,7 @@ def parse_identity_number(raw: Any) -> IdentityNumberInfo:
     :class:`IdentityNumberInfo`. Raises :class:`IdentityNumberError` (see the module
     docstring for the rules and the ``code`` values).
     """
-    if isinstance(raw, str):
-        # Imports and bulk writes normalise one number several times (column, form, model,
-        # save, history); the checks depend only on the text and today's date (the range
-        # check). The warning is worded in the current language at each call.
-        info = _parse_cached(raw, _today())
-    else:
-        info = _parse(raw)
+    info = _checked(raw)
     if not _birth_place_known(info.number[:6], info.birth_date.year):
         from django.utils.translation import get_language
 
@@ -182,6 +176,17 @@ def _with_address_warning(info: IdentityNumberInfo, language: str | None) -> Ide
     return replace(info, warnings=(str(
         _("地址码 %(code)s 未见于出生当年的行政区划代码表，可能是旧代码，请人工核对") % {"code": info.number[:6]}
     ),))
+
+
+def _checked(raw: Any) -> IdentityNumberInfo:
+    """:func:`parse_identity_number` without the address-code warning (for callers that
+    want only the number, birth date or sex)."""
+    if isinstance(raw, str):
+        # Imports and bulk writes normalise one number several times (column, form, model,
+        # save, history); the checks depend only on the text and today's date (the range
+        # check).
+        return _parse_cached(raw, _today())
+    return _parse(raw)
 
 
 @lru_cache(maxsize=4096)
@@ -246,13 +251,13 @@ def normalize_identity_number(raw: Any) -> str:
     ``"110101750812341"`` → ``"110101197508123415"``.
     Raises :class:`IdentityNumberError`.
     """
-    return parse_identity_number(raw).number
+    return _checked(raw).number
 
 
 def is_valid_identity_number(raw: Any) -> bool:
     """Whether :func:`normalize_identity_number` accepts ``raw``."""
     try:
-        parse_identity_number(raw)
+        _checked(raw)
     except IdentityNumberError:
         return False
     return True
@@ -260,12 +265,12 @@ def is_valid_identity_number(raw: Any) -> bool:
 
 def birth_date_of(number: Any) -> date:
     """Birth date encoded in a citizen identity number (any accepted form)."""
-    return parse_identity_number(number).birth_date
+    return _checked(number).birth_date
 
 
 def sex_of(number: Any) -> str:
     """``"male"`` or ``"female"``: parity of the 17th digit (GB 11643-1999 §5.3)."""
-    return parse_identity_number(number).sex
+    return _checked(number).sex
 
 
 # Other documents: letters and digits only; "other" also allows the separators that

@@ -32,6 +32,7 @@ from typing import Any, Callable, Hashable
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import signals
 
 
@@ -306,7 +307,8 @@ def _value_prep(field: models.Field, connection: Any) -> Callable[[models.Model]
     """``obj -> field.get_db_prep_save(field.pre_save(obj, True), connection)``, as
     ``bulk_create`` computes each value, with a shortcut for the values those calls return
     unchanged: ``str`` (or ``None``) in Django's own character fields, ``int`` in its integer
-    fields and in foreign keys to them, ``bool`` in its boolean fields. Everything else —
+    fields and in foreign keys to auto-increment keys (on backends that pass integers
+    through, as SQLite and PostgreSQL do), ``bool`` in its boolean fields. Everything else —
     custom fields (encryption, blind indexes, normalisation), dates, JSON, other types —
     takes the full path."""
     attname = field.attname
@@ -315,10 +317,16 @@ def _value_prep(field: models.Field, connection: Any) -> Callable[[models.Model]
         return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
     base = (models.Field, "pre_save"), (models.Field, "get_db_prep_save"), (models.Field, "get_db_prep_value")
+    ops = type(connection.ops)
+    # The backend passes integers through unchanged (SQLite and PostgreSQL do).
+    ints_as_is = (ops.adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value
+                  and ops.validate_autopk_value is BaseDatabaseOperations.validate_autopk_value)
+    auto_key = ((models.Field, "pre_save"), (models.Field, "get_db_prep_save"),
+                (models.fields.AutoFieldMixin, "get_db_prep_value"), (models.IntegerField, "get_prep_value"))
     if isinstance(field, models.ForeignKey):
         target = field.target_field
-        if not _stock(field, (models.Field, "pre_save"), (models.ForeignKey, "get_db_prep_save")) \
-                or not isinstance(target, models.AutoField) or not _stock(target, *base):
+        if not ints_as_is or not _stock(field, (models.Field, "pre_save"), (models.ForeignKey, "get_db_prep_save")) \
+                or not isinstance(target, (models.AutoField, models.BigAutoField)) or not _stock(target, *auto_key):
             return full
         kinds: tuple = (int,)
     elif isinstance(field, (models.CharField, models.TextField)) and not isinstance(field, models.EmailField):
@@ -330,8 +338,10 @@ def _value_prep(field: models.Field, connection: Any) -> Callable[[models.Model]
         if not _stock(field, *base, (models.BooleanField, "get_prep_value"), (models.BooleanField, "to_python")):
             return full
         kinds = (bool,)
-    elif isinstance(field, models.IntegerField) and not isinstance(field, models.AutoField):
-        if not _stock(field, *base, (models.IntegerField, "get_prep_value")):
+    elif isinstance(field, models.IntegerField) and not isinstance(field, models.fields.AutoFieldMixin):
+        if not ints_as_is or not _stock(field, (models.Field, "pre_save"), (models.Field, "get_db_prep_save"),
+                                        (models.IntegerField, "get_db_prep_value"),
+                                        (models.IntegerField, "get_prep_value")):
             return full
         kinds = (int,)
     else:

@@ -268,3 +268,33 @@ def test_insert_rows_writes_what_bulk_create_with_history_writes(user):
     records, history = expected
     assert records[0]["id_number"] == ID_A and records[1]["id_number_digest"] is None
     assert history[0] == ("+", user.pk, ID_A, records[0]["id_number_digest"], Decimal("1.500"))
+
+
+def test_value_shortcuts_give_what_django_gives(user):
+    """``insert_rows`` skips Django's per-value preparation only where it would return the
+    value unchanged: for every field that takes the shortcut, the value written is the one
+    ``get_db_prep_save(pre_save(...))`` gives — including values of another type, which
+    take the full path (a digit string in an integer field becomes an int)."""
+    from decimal import Decimal
+
+    from jindu.core.imports.bulk import _value_prep
+    from jindu.core.models import AuditEvent
+    from jindu.persons.models import Event
+
+    objs = [
+        Specimen(name="甲", division=division("4601"), id_number=ID_A, quantity_kg=Decimal("1.500")),
+        AuditEvent(actor=user, actor_repr="甲", action="persons.person_registered", target_id="7",
+                   changes={"a": 1}, reason="", ip_address=None, request_id=""),
+        Event(person_id=5, kind="found_using", source="import", term_months="24", days=3, approved=True),
+    ]
+    shortcut = 0
+    for obj in objs:
+        for field in type(obj)._meta.concrete_fields:
+            prep = _value_prep(field, connection)
+            if field.primary_key or prep.__name__ != "fast":
+                continue
+            shortcut += 1
+            assert prep(obj) == field.get_db_prep_save(field.pre_save(obj, True), connection), field
+    assert shortcut >= 10
+    term = Event._meta.get_field("term_months")
+    assert _value_prep(term, connection)(objs[2]) == 24
