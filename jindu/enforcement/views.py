@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -124,8 +126,12 @@ class CaseDetailView(ScopedObjectMixin, AccessLogMixin, DetailView):
 
 
 class _FormView(VersionedEditMixin):
+    """A form saved through a service (``save``); a save lands on the record's page
+    (``detail_url_name``), Cancel goes to ``cancel_url()``."""
+
     template_name = "enforcement/form.html"
     title = ""
+    detail_url_name = ""
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user, "action": self.action}
@@ -139,62 +145,73 @@ class _FormView(VersionedEditMixin):
     def cancel_url(self) -> str:  # pragma: no cover - overridden
         return "/"
 
+    def get_success_url(self):
+        return reverse(self.detail_url_name, args=[self.object.pk])
+
+
+class _CreateView(ScopedPermissionMixin, _FormView, CreateView):
+    """Add a record (``add`` permission); Cancel goes back to the list (``list_url_name``)."""
+
+    action = ADD
+    list_url_name = ""
+
+    def cancel_url(self):
+        return reverse(self.list_url_name)
+
+
+class _UpdateView(ScopedObjectMixin, _FormView, UpdateView):
+    """Edit a record in the user's change scope (else 404); Cancel goes back to its page."""
+
+    action = CHANGE
+
+    def cancel_url(self):
+        return reverse(self.detail_url_name, args=[self.object.pk])
+
 
 def _cleaned(form, fields) -> dict:
     return {f: form.cleaned_data[f] for f in fields if f in form.cleaned_data}
 
 
-class CaseCreateView(ScopedPermissionMixin, _FormView, CreateView):
+def _case_links(form) -> dict:
+    """The campaigns a case is tagged with and the cases it is linked to (both lists)."""
+    return {"campaigns": form.cleaned_data.get("campaigns") or [],
+            "linked_cases": form.cleaned_data.get("linked_cases") or []}
+
+
+class CaseCreateView(_CreateView):
     model = Case
-    action = ADD
     form_class = CaseForm
     title = gettext_lazy("登记毒品案件")
+    list_url_name = "enforcement:case_list"
+    detail_url_name = "enforcement:case_detail"
 
     def get_initial(self):
         return {"filed_on": local_today()}
 
     def save(self, form):
-        return services.create_case(
-            user=self.request.user, data=_cleaned(form, services.CASE_FIELDS),
-            campaigns=form.cleaned_data.get("campaigns") or [], linked_cases=form.cleaned_data.get("linked_cases") or [],
-        )
-
-    def cancel_url(self):
-        return reverse("enforcement:case_list")
-
-    def get_success_url(self):
-        return reverse("enforcement:case_detail", args=[self.object.pk])
+        return services.create_case(user=self.request.user, data=_cleaned(form, services.CASE_FIELDS),
+                                    **_case_links(form))
 
 
-class CaseUpdateView(ScopedObjectMixin, _FormView, UpdateView):
+class CaseUpdateView(_UpdateView):
     model = Case
-    action = CHANGE
     form_class = CaseForm
     title = gettext_lazy("编辑毒品案件")
+    detail_url_name = "enforcement:case_detail"
 
     def save(self, form):
         case, _changed = services.update_case(
             user=self.request.user, case=self.object, data=_cleaned(form, services.CASE_FIELDS),
-            expected_version=form.cleaned_data["version"], campaigns=form.cleaned_data.get("campaigns") or [],
-            linked_cases=form.cleaned_data.get("linked_cases") or [],
-        )
+            expected_version=form.cleaned_data["version"], **_case_links(form))
         return case
 
     def form_valid(self, form):
-        from django.core.exceptions import ValidationError
-
         try:
             return super().form_valid(form)
         except ValidationError as exc:  # status transition refused by the service
             for field, msgs in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, msgs)
             return self.form_invalid(form)
-
-    def cancel_url(self):
-        return reverse("enforcement:case_detail", args=[self.object.pk])
-
-    def get_success_url(self):
-        return reverse("enforcement:case_detail", args=[self.object.pk])
 
 
 class _CaseChildMixin:
@@ -223,9 +240,8 @@ class _CaseChildMixin:
         return ctx
 
 
-class SuspectCreateView(ScopedPermissionMixin, _CaseChildMixin, _FormView, CreateView):
+class SuspectCreateView(_CaseChildMixin, _CreateView):
     model = Suspect
-    action = ADD
     form_class = SuspectForm
     title = gettext_lazy("添加犯罪嫌疑人")
 
@@ -234,9 +250,8 @@ class SuspectCreateView(ScopedPermissionMixin, _CaseChildMixin, _FormView, Creat
                                        data=_cleaned(form, services.SUSPECT_FIELDS))
 
 
-class SuspectUpdateView(ScopedObjectMixin, _CaseChildMixin, _FormView, UpdateView):
+class SuspectUpdateView(_CaseChildMixin, _UpdateView):
     model = Suspect
-    action = CHANGE
     form_class = SuspectForm
     title = gettext_lazy("编辑犯罪嫌疑人")
 
@@ -250,9 +265,8 @@ class SuspectUpdateView(ScopedObjectMixin, _CaseChildMixin, _FormView, UpdateVie
         return suspect
 
 
-class SeizureCreateView(ScopedPermissionMixin, _CaseChildMixin, _FormView, CreateView):
+class SeizureCreateView(_CaseChildMixin, _CreateView):
     model = Seizure
-    action = ADD
     form_class = SeizureForm
     title = gettext_lazy("登记毒品缴获")
 
@@ -267,9 +281,8 @@ class SeizureCreateView(ScopedPermissionMixin, _CaseChildMixin, _FormView, Creat
                                        data=_cleaned(form, services.SEIZURE_FIELDS))
 
 
-class SeizureUpdateView(ScopedObjectMixin, _CaseChildMixin, _FormView, UpdateView):
+class SeizureUpdateView(_CaseChildMixin, _UpdateView):
     model = Seizure
-    action = CHANGE
     form_class = SeizureForm
     title = gettext_lazy("编辑毒品缴获")
 
@@ -318,39 +331,28 @@ class GangDetailView(ScopedObjectMixin, AccessLogMixin, DetailView):
         return ctx
 
 
-class GangCreateView(ScopedPermissionMixin, _FormView, CreateView):
+class GangCreateView(_CreateView):
     model = Gang
-    action = ADD
     form_class = GangForm
     title = gettext_lazy("登记贩毒团伙")
+    list_url_name = "enforcement:gang_list"
+    detail_url_name = "enforcement:gang_detail"
 
     def save(self, form):
         return services.create_gang(user=self.request.user, data=_cleaned(form, services.GANG_FIELDS))
 
-    def cancel_url(self):
-        return reverse("enforcement:gang_list")
 
-    def get_success_url(self):
-        return reverse("enforcement:gang_detail", args=[self.object.pk])
-
-
-class GangUpdateView(ScopedObjectMixin, _FormView, UpdateView):
+class GangUpdateView(_UpdateView):
     model = Gang
-    action = CHANGE
     form_class = GangForm
     title = gettext_lazy("编辑贩毒团伙")
+    detail_url_name = "enforcement:gang_detail"
 
     def save(self, form):
         gang, _changed = services.update_gang(
             user=self.request.user, gang=self.object, data=_cleaned(form, services.GANG_FIELDS),
             expected_version=form.cleaned_data["version"], members=form.cleaned_data.get("members") or [])
         return gang
-
-    def cancel_url(self):
-        return reverse("enforcement:gang_detail", args=[self.object.pk])
-
-    def get_success_url(self):
-        return reverse("enforcement:gang_detail", args=[self.object.pk])
 
 
 # -- campaigns ----------------------------------------------------------------------------------
@@ -387,39 +389,28 @@ class CampaignDetailView(ScopedObjectMixin, DetailView):
         return ctx
 
 
-class CampaignCreateView(ScopedPermissionMixin, _FormView, CreateView):
+class CampaignCreateView(_CreateView):
     model = Campaign
-    action = ADD
     form_class = CampaignForm
     title = gettext_lazy("新建专项行动")
+    list_url_name = "enforcement:campaign_list"
+    detail_url_name = "enforcement:campaign_detail"
 
     def save(self, form):
         return services.create_campaign(user=self.request.user, data=_cleaned(form, services.CAMPAIGN_FIELDS))
 
-    def cancel_url(self):
-        return reverse("enforcement:campaign_list")
 
-    def get_success_url(self):
-        return reverse("enforcement:campaign_detail", args=[self.object.pk])
-
-
-class CampaignUpdateView(ScopedObjectMixin, _FormView, UpdateView):
+class CampaignUpdateView(_UpdateView):
     model = Campaign
-    action = CHANGE
     form_class = CampaignForm
     title = gettext_lazy("编辑专项行动")
+    detail_url_name = "enforcement:campaign_detail"
 
     def save(self, form):
         campaign, _changed = services.update_campaign(
             user=self.request.user, campaign=self.object, data=_cleaned(form, services.CAMPAIGN_FIELDS),
             expected_version=form.cleaned_data["version"])
         return campaign
-
-    def cancel_url(self):
-        return reverse("enforcement:campaign_detail", args=[self.object.pk])
-
-    def get_success_url(self):
-        return reverse("enforcement:campaign_detail", args=[self.object.pk])
 
 
 # -- drug-driving screening ---------------------------------------------------------------------
@@ -458,11 +449,12 @@ class ScreeningDetailView(ScopedObjectMixin, AccessLogMixin, DetailView):
         return ctx
 
 
-class ScreeningCreateView(ScopedPermissionMixin, _FormView, CreateView):
+class ScreeningCreateView(_CreateView):
     model = ScreeningSession
-    action = ADD
     form_class = ScreeningSessionForm
     title = gettext_lazy("登记毒驾检测")
+    list_url_name = "enforcement:screening_list"
+    detail_url_name = "enforcement:screening_detail"
 
     def get_initial(self):
         return {"held_on": local_today()}
@@ -470,12 +462,6 @@ class ScreeningCreateView(ScopedPermissionMixin, _FormView, CreateView):
     def save(self, form):
         return services.create_screening_session(user=self.request.user,
                                                  data=_cleaned(form, services.SESSION_FIELDS))
-
-    def cancel_url(self):
-        return reverse("enforcement:screening_list")
-
-    def get_success_url(self):
-        return reverse("enforcement:screening_detail", args=[self.object.pk])
 
 
 class DriverTestCreateView(ScreeningDetailView):
@@ -494,9 +480,6 @@ class DriverTestCreateView(ScreeningDetailView):
             except PermissionDenied:
                 form.add_error(None, _("保存失败：该检测场次不在您的管辖范围内。"))
             else:
-                from django.contrib import messages
-                from django.http import HttpResponseRedirect
-
                 messages.success(request, _("已保存检测结果。"))
                 return HttpResponseRedirect(reverse("enforcement:screening_detail", args=[self.object.pk]))
         return self.render_to_response(self.get_context_data(test_form=form))

@@ -10,22 +10,22 @@ from __future__ import annotations
 import io
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, TemplateView, UpdateView
 
 from jindu.core.audit import log_access
 from jindu.core.exports import CODE, NUMBER, ExportColumn, write_xlsx
-from jindu.core.models import AccessLog, StaleEditError
+from jindu.core.models import AccessLog
 from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission, holds_permission_at
+from jindu.core.views.actions import RecordActionView, error_text, form_error_text, run_service
 from jindu.core.views.mixins import (
-    OUT_OF_SCOPE_MESSAGE, STALE_MESSAGE, AccessLogMixin, ScopedObjectMixin, ScopedPermissionMixin,
-    ScopedQuerysetMixin, VersionedEditMixin,
+    AccessLogMixin, ScopedObjectMixin, ScopedPermissionMixin, ScopedQuerysetMixin, VersionedEditMixin,
 )
 from jindu.geo.choices import Level
 from jindu.geo.models import Division
@@ -38,34 +38,32 @@ from jindu.workforce.models import Appraisal, Meeting, Team, Worker
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "；".join(m for ms in exc.message_dict.values() for m in ms)
-    return "；".join(exc.messages)
+class _FormPage(VersionedEditMixin):
+    """A form page (``workforce/form.html`` with ``title`` and ``tab``) that saves through a
+    service in ``save(form)``: a ``ValidationError`` becomes one non-field error, stale and
+    out-of-scope saves are refused by :class:`VersionedEditMixin`; a save goes to the
+    record's page (``detail_url_name``)."""
 
+    template_name = "workforce/form.html"
+    title = ""
+    tab = ""
+    detail_url_name = ""
 
-def _form_error_text(form) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts += [f"{label}：{e}" if label else str(e) for e in errors]
-    return "；".join(parts)
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
 
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except ValidationError as exc:
+            form.add_error(None, error_text(exc))
+            return self.form_invalid(form)
 
-def _run(request, call, ok):
-    """Run a service call; say what happened or why nothing was saved. Returns the result or None."""
-    try:
-        result = call()
-    except ValidationError as exc:
-        messages.error(request, _("未保存：%(reason)s") % {"reason": _error_text(exc)})
-    except StaleEditError as exc:
-        messages.error(request, str(STALE_MESSAGE % {"expected": exc.expected, "actual": exc.actual}))
-    except PermissionDenied as exc:
-        messages.error(request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
-    else:
-        messages.success(request, ok(result) if callable(ok) else ok)
-        return result
-    return None
+    def get_success_url(self):
+        return reverse(self.detail_url_name, args=[self.object.pk])
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "title": str(self.title), "tab": self.tab}
 
 
 # -- staffing -----------------------------------------------------------------------------
@@ -173,60 +171,38 @@ class TeamDetailView(ScopedObjectMixin, AccessLogMixin, DetailView):
         return ctx
 
 
-class TeamCreateView(ScopedPermissionMixin, VersionedEditMixin, CreateView):
+class TeamCreateView(ScopedPermissionMixin, _FormPage, CreateView):
     model = Team
     action = ADD
     form_class = forms.TeamForm
-    template_name = "workforce/form.html"
+    title = gettext_lazy("新增队伍")
+    tab = "teams"
+    detail_url_name = "workforce:team_detail"
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user, "action": ADD}
+        return {**super().get_form_kwargs(), "action": ADD}
 
     def save(self, form):
-        return services.create_team(user=self.request.user,
-                                    data={f: form.cleaned_data.get(f) for f in services.TEAM_FIELDS if f in form.fields})
-
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
-            return self.form_invalid(form)
-
-    def get_success_url(self):
-        return reverse("workforce:team_detail", args=[self.object.pk])
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": _("新增队伍"), "tab": "teams"}
+        data = {f: form.cleaned_data.get(f) for f in services.TEAM_FIELDS if f in form.fields}
+        return services.create_team(user=self.request.user, data=data)
 
 
-class TeamUpdateView(ScopedObjectMixin, VersionedEditMixin, UpdateView):
+class TeamUpdateView(ScopedObjectMixin, _FormPage, UpdateView):
     model = Team
     action = CHANGE
     form_class = forms.TeamForm
-    template_name = "workforce/form.html"
+    title = gettext_lazy("编辑队伍")
+    tab = "teams"
+    detail_url_name = "workforce:team_detail"
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user, "action": CHANGE}
+        return {**super().get_form_kwargs(), "action": CHANGE}
 
     def save(self, form):
         team, _changed = services.update_team(
             user=self.request.user, team=self.object, expected_version=form.cleaned_data["version"],
             data={f: form.cleaned_data.get(f) for f in services.TEAM_FIELDS if f in form.fields})
         return team
-
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
-            return self.form_invalid(form)
-
-    def get_success_url(self):
-        return reverse("workforce:team_detail", args=[self.object.pk])
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": _("编辑队伍"), "tab": "teams"}
 
 
 # -- workers ------------------------------------------------------------------------------
@@ -292,43 +268,33 @@ class WorkerDetailView(ScopedObjectMixin, AccessLogMixin, DetailView):
         return ctx
 
 
-class WorkerCreateView(ScopedPermissionMixin, CreateView):
+class WorkerCreateView(ScopedPermissionMixin, _FormPage, CreateView):
     """Recruit a worker (their user account exists already)."""
 
     model = Worker
     action = ADD
     form_class = forms.WorkerForm
-    template_name = "workforce/form.html"
+    title = gettext_lazy("招聘录入社工")
+    tab = "workers"
+    detail_url_name = "workforce:worker_detail"
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
+    @property
+    def success_message(self):
+        return _("已录入社工：%(name)s。") % {"name": self.object.name}
 
-    def form_valid(self, form):
+    def save(self, form):
         data = {f: form.cleaned_data.get(f) for f in services.WORKER_FIELDS}
-        try:
-            self.object = services.recruit_worker(user=self.request.user, data=data,
-                                                  contract_ends_on=form.cleaned_data.get("contract_ends_on"))
-        except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
-            return self.form_invalid(form)
-        except PermissionDenied:
-            form.add_error(None, OUT_OF_SCOPE_MESSAGE)
-            return self.form_invalid(form)
-        messages.success(self.request, _("已录入社工：%(name)s。") % {"name": self.object.name})
-        return HttpResponseRedirect(reverse("workforce:worker_detail", args=[self.object.pk]))
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": _("招聘录入社工"), "tab": "workers"}
+        return services.recruit_worker(user=self.request.user, data=data,
+                                       contract_ends_on=form.cleaned_data.get("contract_ends_on"))
 
 
-class WorkerUpdateView(ScopedObjectMixin, VersionedEditMixin, UpdateView):
+class WorkerUpdateView(ScopedObjectMixin, _FormPage, UpdateView):
     model = Worker
     action = CHANGE
     form_class = forms.WorkerEditForm
-    template_name = "workforce/form.html"
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
+    title = gettext_lazy("编辑社工信息")
+    tab = "workers"
+    detail_url_name = "workforce:worker_detail"
 
     def save(self, form):
         worker, _changed = services.update_worker(
@@ -336,90 +302,76 @@ class WorkerUpdateView(ScopedObjectMixin, VersionedEditMixin, UpdateView):
             data={f: form.cleaned_data.get(f) for f in services.WORKER_EDIT_FIELDS})
         return worker
 
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
-            return self.form_invalid(form)
 
-    def get_success_url(self):
-        return reverse("workforce:worker_detail", args=[self.object.pk])
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": _("编辑社工信息"), "tab": "workers"}
-
-
-class _WorkerAction(ScopedPermissionMixin, View):
-    """POST actions on one worker (``pk``): 404 outside the user's change scope."""
+class _WorkerAction(RecordActionView):
+    """POST actions on one worker (``pk``): 404 outside the user's change scope; back to
+    the worker's page."""
 
     model = Worker
     action = CHANGE
-    http_method_names = ["post"]
-    form_class = None
 
-    def post(self, request, pk):
-        worker = get_object_or_404(Worker.objects.restrict(request.user, CHANGE).select_related("team"), pk=pk)
-        form = self.form_class(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
-        else:
-            self.act(request, worker, form.cleaned_data)
-        return HttpResponseRedirect(reverse("workforce:worker_detail", args=[worker.pk]))
+    def get_base_queryset(self):
+        return Worker.objects.select_related("team")
+
+    def back_url(self, worker, result=None):
+        return reverse("workforce:worker_detail", args=[worker.pk])
 
 
 class WorkerConfirmView(_WorkerAction):
     form_class = forms.ConfirmForm
 
-    def act(self, request, worker, data):
-        _run(request, lambda: services.confirm_worker(user=request.user, worker=worker, on=data["on"]),
-             _("已转正。"))
+    def act(self, worker, data):
+        return run_service(self.request, lambda: services.confirm_worker(
+            user=self.request.user, worker=worker, on=data["on"]), _("已转正。"))
 
 
 class WorkerLeaveView(_WorkerAction):
     form_class = forms.LeaveForm
 
-    def act(self, request, worker, data):
-        _run(request, lambda: services.end_employment(user=request.user, worker=worker, kind=data["kind"],
-                                                      on=data["on"], reason=data["reason"]),
-             _("已记录离职；其帮扶对象已转入所在镇街的未分配名单。"))
+    def act(self, worker, data):
+        return run_service(self.request, lambda: services.end_employment(
+            user=self.request.user, worker=worker, kind=data["kind"], on=data["on"], reason=data["reason"]),
+            _("已记录离职；其帮扶对象已转入所在镇街的未分配名单。"))
 
 
 class ContractCreateView(_WorkerAction):
     form_class = forms.ContractForm
 
-    def act(self, request, worker, data):
-        _run(request, lambda: services.add_contract(user=request.user, worker=worker, starts_on=data["starts_on"],
-                                                    ends_on=data["ends_on"], note=data.get("note", "")),
-             _("已新增合同期。"))
+    def act(self, worker, data):
+        return run_service(self.request, lambda: services.add_contract(
+            user=self.request.user, worker=worker, starts_on=data["starts_on"], ends_on=data["ends_on"],
+            note=data.get("note", "")), _("已新增合同期。"))
 
 
 class TrainingCreateView(_WorkerAction):
     form_class = forms.TrainingForm
 
-    def act(self, request, worker, data):
-        _run(request, lambda: services.record_training(user=request.user, worker=worker, data=data),
-             _("已记录培训。"))
+    def act(self, worker, data):
+        return run_service(self.request, lambda: services.record_training(
+            user=self.request.user, worker=worker, data=data), _("已记录培训。"))
 
 
-class AppraisalComputeView(ScopedPermissionMixin, View):
+class AppraisalComputeView(_WorkerAction):
+    """Compute a worker's appraisal for a period; on success go to the appraisal."""
+
     model = Appraisal
     action = ADD
-    http_method_names = ["post"]
+    form_class = forms.AppraisalComputeForm
+    refused_message = gettext_noop("未计算：%(reason)s")
 
-    def post(self, request, pk):
-        worker = get_object_or_404(Worker.objects.restrict(request.user, CHANGE), pk=pk)
-        form = forms.AppraisalComputeForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("未计算：%(reason)s") % {"reason": _form_error_text(form)})
-            return HttpResponseRedirect(reverse("workforce:worker_detail", args=[worker.pk]))
-        appraisal = _run(request, lambda: services.compute_appraisal(
-            user=request.user, worker=worker, period_label=form.cleaned_data["period_label"]),
+    def get_queryset(self):
+        return Worker.objects.restrict(self.request.user, CHANGE)
+
+    def act(self, worker, data):
+        return run_service(self.request, lambda: services.compute_appraisal(
+            user=self.request.user, worker=worker, period_label=data["period_label"]),
             lambda a: _("已计算 %(period)s 考核：量化得分 %(score)s。") % {"period": a.period_label,
-                                                                        "score": a.computed_score})
+                                                                     "score": a.computed_score})
+
+    def back_url(self, worker, appraisal=None):
         if appraisal is not None:
-            return HttpResponseRedirect(reverse("workforce:appraisal_detail", args=[appraisal.pk]))
-        return HttpResponseRedirect(reverse("workforce:worker_detail", args=[worker.pk]))
+            return reverse("workforce:appraisal_detail", args=[appraisal.pk])
+        return super().back_url(worker)
 
 
 # -- appraisal ----------------------------------------------------------------------------
@@ -456,39 +408,33 @@ class AppraisalDetailView(ScopedObjectMixin, DetailView):
         return ctx
 
 
-class AppraisalMarkView(ScopedPermissionMixin, View):
+class _AppraisalAction(RecordActionView):
+    """POST actions on one appraisal (``pk``) in the user's change scope; back to its page."""
+
     model = Appraisal
     action = CHANGE
-    http_method_names = ["post"]
 
-    def post(self, request, pk):
-        appraisal = get_object_or_404(Appraisal.objects.restrict(request.user, CHANGE), pk=pk)
-        form = forms.MarksForm(request.POST, appraisal=appraisal)
-        if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
-        else:
-            _run(request, lambda: services.mark_appraisal(user=request.user, appraisal=appraisal, marks=form.marks(),
-                                                          expected_version=form.cleaned_data["version"]),
-                 lambda a: _("已保存主管评分，总分 %(total)s。") % {"total": a.total_score})
-        return HttpResponseRedirect(reverse("workforce:appraisal_detail", args=[appraisal.pk]))
+    def back_url(self, appraisal, result=None):
+        return reverse("workforce:appraisal_detail", args=[appraisal.pk])
 
 
-class AppraisalDecideView(ScopedPermissionMixin, View):
-    model = Appraisal
-    action = CHANGE
-    http_method_names = ["post"]
+class AppraisalMarkView(_AppraisalAction):
+    def get_form(self, appraisal):
+        return forms.MarksForm(self.request.POST, appraisal=appraisal)
 
-    def post(self, request, pk):
-        appraisal = get_object_or_404(Appraisal.objects.restrict(request.user, CHANGE), pk=pk)
-        form = forms.DecisionForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": _form_error_text(form)})
-        else:
-            _run(request, lambda: services.decide_renewal(user=request.user, appraisal=appraisal,
-                                                          decision=form.cleaned_data["decision"],
-                                                          reason=form.cleaned_data["reason"]),
-                 lambda a: _("已作出续聘决定：%(d)s。") % {"d": a.get_decision_display()})
-        return HttpResponseRedirect(reverse("workforce:appraisal_detail", args=[appraisal.pk]))
+    def act(self, appraisal, data):
+        return run_service(self.request, lambda: services.mark_appraisal(
+            user=self.request.user, appraisal=appraisal, marks=self.form.marks(), expected_version=data["version"]),
+            lambda a: _("已保存主管评分，总分 %(total)s。") % {"total": a.total_score})
+
+
+class AppraisalDecideView(_AppraisalAction):
+    form_class = forms.DecisionForm
+
+    def act(self, appraisal, data):
+        return run_service(self.request, lambda: services.decide_renewal(
+            user=self.request.user, appraisal=appraisal, decision=data["decision"], reason=data["reason"]),
+            lambda a: _("已作出续聘决定：%(d)s。") % {"d": a.get_decision_display()})
 
 
 class RenewalsView(ScopedPermissionMixin, TemplateView):
@@ -535,31 +481,18 @@ class MeetingDetailView(ScopedObjectMixin, DetailView):
         return ctx
 
 
-class MeetingCreateView(ScopedPermissionMixin, CreateView):
+class MeetingCreateView(ScopedPermissionMixin, _FormPage, CreateView):
     model = Meeting
     action = ADD
     form_class = forms.MeetingForm
-    template_name = "workforce/form.html"
+    title = gettext_lazy("记录例会")
+    tab = "meetings"
+    detail_url_name = "workforce:meeting_detail"
+    success_message = gettext_lazy("已记录例会。")
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
+    def save(self, form):
         data = {f: form.cleaned_data.get(f) for f in services.MEETING_FIELDS}
-        try:
-            self.object = services.record_meeting(user=self.request.user, data=data,
-                                                  attendees=form.cleaned_data["attendees"])
-        except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
-            return self.form_invalid(form)
-        except PermissionDenied:
-            form.add_error(None, OUT_OF_SCOPE_MESSAGE)
-            return self.form_invalid(form)
-        messages.success(self.request, _("已记录例会。"))
-        return HttpResponseRedirect(reverse("workforce:meeting_detail", args=[self.object.pk]))
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": _("记录例会"), "tab": "meetings"}
+        return services.record_meeting(user=self.request.user, data=data, attendees=form.cleaned_data["attendees"])
 
 
 # -- caseloads ----------------------------------------------------------------------------
@@ -627,7 +560,7 @@ class CaseloadAssignView(_TownMixin, View):
         form = forms.AssignForm(request.POST, workers=selectors.in_post_workers(user, town), person_ids=ids)
         back = HttpResponseRedirect(reverse("workforce:caseload", args=[town.pk]))
         if not form.is_valid():
-            messages.error(request, _("未分配：%(reason)s") % {"reason": _form_error_text(form)})
+            messages.error(request, _("未分配：%(reason)s") % {"reason": form_error_text(form)})
             return back
         people = list(selectors.caseload_people(user).filter(pk__in=form.cleaned_data["persons"],
                                                              residence_division__path__startswith=town.path)
@@ -636,7 +569,7 @@ class CaseloadAssignView(_TownMixin, View):
             messages.error(request, _("未分配：勾选的人员中有人不在本镇街或不在您的管辖范围内。"))
             return back
         worker = form.cleaned_data["worker"]
-        _run(request, lambda: services.assign_caseload(user=user, worker=worker, persons=people,
+        run_service(request, lambda: services.assign_caseload(user=user, worker=worker, persons=people,
                                                        reason=form.cleaned_data["reason"]),
              lambda n: _("已将 %(n)d 人分配给%(name)s。") % {"n": n, "name": worker.name})
         return back
@@ -656,7 +589,7 @@ class CaseloadBalanceView(_TownMixin, View):
         except ValueError:
             messages.error(request, _("未调整：提交的数据有误，请刷新页面后重试。"))
             return back
-        _run(request, lambda: services.apply_balance(user=user, town=town, moves=moves,
+        run_service(request, lambda: services.apply_balance(user=user, town=town, moves=moves,
                                                      reason=request.POST.get("reason", "").strip()),
              lambda n: _("已按建议调整 %(n)d 人的责任社工。") % {"n": n})
         return back
