@@ -27,6 +27,8 @@ LEVEL_CHOICES = [(Level.DISTRICT, _("区县")), (Level.TOWN, _("镇街")), (Leve
 #: Status columns of the by-division table (the others add up into "其他").
 STATUS_COLUMNS = (Status.COMMUNITY_DRUG_REHAB, Status.COMMUNITY_REHAB, Status.ISOLATION, Status.ABSTINENT_3Y)
 DRUG_ROWS = 12
+#: Divisions named in the "no population figure" notice before it says "等 N 个".
+MISSING_NAMES = 10
 
 
 class DivisionChoiceField(forms.ModelChoiceField):
@@ -95,6 +97,24 @@ def _share_table(rows, total) -> list:
     return list(rows)
 
 
+def _missing_population(rows) -> dict | None:
+    """The divisions of the share table without a population figure, for the notice that
+    names the missing figure: ``{"count", "names" (the first MISSING_NAMES, then "等"),
+    "below_district" (a town or village among them)}``
+    or ``None`` when every division has one. Population figures are an input with a source
+    (``geo.Population``); the shipped ones stop at districts (census bulletins of the city
+    and its districts, ``jindu/geo/data/population.md``), so towns and villages have none
+    until an administrator enters them — never an estimate."""
+    missing = [r.division for r in rows if r.population is None]
+    if not missing:
+        return None
+    names = "、".join(d.name for d in missing[:MISSING_NAMES])
+    if len(missing) > MISSING_NAMES:
+        names = _("%(names)s等") % {"names": names}
+    return {"count": len(missing), "names": names,
+            "below_district": any(d.level in (Level.TOWN, Level.VILLAGE) for d in missing)}
+
+
 def _rate_row(r, *, total: bool = False) -> dict:
     """One line of the rates table: execution, on-time reporting, pickup — each with the
     numbers it is computed from (releases still inside their 15 days are not counted)."""
@@ -158,6 +178,9 @@ class StatisticsView(ScopedPermissionMixin, TemplateView):
             "status_columns": [s.label for s in STATUS_COLUMNS],
             "share_rows": share_rows,
             "share_table": _share_table(share_rows, share_total),
+            "share_chart": [r for r in share_rows if r.per_mille is not None],
+            "share_missing": _missing_population(share_rows),
+            "share_year": period.last.year,
             "finds": finds,
             "relapses": relapses,
             "finds_total": sum(p.count for p in finds),
@@ -184,10 +207,11 @@ class StatisticsView(ScopedPermissionMixin, TemplateView):
                          "series": [{"name": str(_("现有吸毒人员")), "data": [d["row"].current for d in s["by_division"]]},
                                     {"name": str(_("其他在册人员")),
                                      "data": [d["row"].total - d["row"].current for d in s["by_division"]]}]},
+            # Only the divisions with a share: a bar of "no figure" would read as zero.
             "share": {"type": "bar", "unit": "‰",
-                      "categories": [r.division.name for r in s["share_rows"]],
+                      "categories": [r.division.name for r in s["share_chart"]],
                       "series": [{"name": str(_("现有吸毒人员占比（‰）")),
-                                  "data": [_number(r.per_mille) for r in s["share_rows"]]}]},
+                                  "data": [_number(r.per_mille) for r in s["share_chart"]]}]},
             "help": {"type": "bar", "categories": [r.label for r in s["help"].rows],
                      "series": [{"name": str(_("帮扶人次")), "data": [r.person_times for r in s["help"].rows]},
                                 {"name": str(_("帮扶人数")), "data": [r.people for r in s["help"].rows]}]},
