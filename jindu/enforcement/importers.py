@@ -21,11 +21,12 @@ the suspect part by :class:`~jindu.enforcement.forms.SuspectForm`, the seizure p
 (the same audit events and scope re-checks). Errors name the row and the column.
 
 Drug names (:func:`find_substance`) are matched to the controlled-substances list by its
-Chinese name, abbreviation or English name, or by one of the few other names in
-:data:`DRUG_NAMES`, each with its source; the written name is kept as the seizure's
-物品名称 when it differs from the list name. Weights (:class:`WeightColumn`) are grams:
-numeric cells or text such as ``12.5``, ``12.5克``, ``0.8kg`` (→ 800 g), ``500mg``; units
-whose size is not certain (两, 斤, 钱…) or that are counts (包, 粒, 片) are refused.
+Chinese name, abbreviation or English name, or by one of the other names of the shared
+table :mod:`jindu.substances.names` that reliably identify one substance, each with its
+source; the written name is kept as the seizure's 物品名称 when it differs from the list
+name. Weights (:class:`WeightColumn`) are grams: numeric cells or text such as ``12.5``,
+``12.5克``, ``0.8kg`` (→ 800 g), ``500mg``; units whose size is not certain (两, 斤, 钱…)
+or that are counts (包, 粒, 片) are refused.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from typing import Any
 
 from django import forms
 from django.forms.utils import ErrorDict
-from django.db.models import Q
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
@@ -74,107 +74,24 @@ from jindu.enforcement.models import Campaign, Case
 from jindu.org.choices import UnitKind
 from jindu.org.importers import DivisionColumn
 from jindu.org.models import Unit
-from jindu.substances.models import Substance
+from jindu.substances.names import NameMatch, NamePolicy, find_substance as find_named_substance
 
 # -- drug names -------------------------------------------------------------------------------
 
-#: Names that are not the list's own name, abbreviation or English name, mapped to the list's
-#: Chinese name and, where the name fixes it, the seizure form. Only names with a source:
-#:
-#: - 冰毒: Criminal Law art. 357 para. 1 and Anti-Drug Law art. 2 define drugs as
-#:   "鸦片、海洛因、甲基苯丙胺（冰毒）…";
-#: - 鸦片: the statute's word for the list entry 阿片 (Criminal Law art. 347/357;
-#:   ``substances/data/substance_thresholds.csv`` maps the threshold row 鸦片 to 阿片);
-#: - 麻古: methamphetamine tablets — the judgments of the reference set
-#:   (``tests/data/court_cases_shared.csv``: "甲基苯丙胺片剂（麻古）", counted as
-#:   methamphetamine at full weight, art. 357 para. 2);
-#: - 度冷丁 / 杜冷丁: 法释〔2016〕8号 art. 1(6) "哌替啶（度冷丁）"; 法释〔2000〕13号 "度冷丁（杜冷丁）";
-#: - 安眠酮: 法释〔2016〕8号 art. 1(12) "安眠酮（甲喹酮）";
-#: - 大麻, 大麻叶, 大麻烟, 大麻脂, 大麻油: the list's one cannabis entry; the interpretation
-#:   (art. 1(10)) sets separate thresholds for oil, resin and leaf, taken from the form.
-#:
-#: Not mapped on purpose: 摇头丸 (tablets of MDMA, MDA, methamphetamine… — the content
-#: varies, so the tested substance must be written) and other street names without such a
-#: source (K粉 and the like): the row is refused asking for the list name.
-DRUG_NAMES: dict[str, tuple[str, str]] = {
-    "冰毒": ("甲基苯丙胺", ""),
-    "麻古": ("甲基苯丙胺", SeizureFormChoice.TABLETS),
-    "鸦片": ("阿片", ""),
-    "度冷丁": ("哌替啶", ""),
-    "杜冷丁": ("哌替啶", ""),
-    "安眠酮": ("甲喹酮", ""),
-    "大麻": ("大麻和大麻树脂与大麻浸膏和酊", ""),
-    "大麻叶": ("大麻和大麻树脂与大麻浸膏和酊", SeizureFormChoice.PLANT),
-    "大麻烟": ("大麻和大麻树脂与大麻浸膏和酊", SeizureFormChoice.PLANT),
-    "大麻脂": ("大麻和大麻树脂与大麻浸膏和酊", SeizureFormChoice.BLOCK),
-    "大麻树脂": ("大麻和大麻树脂与大麻浸膏和酊", SeizureFormChoice.BLOCK),
-    "大麻油": ("大麻和大麻树脂与大麻浸膏和酊", SeizureFormChoice.LIQUID),
-}
-#: Names refused with a specific reason (the content is not one substance).
-UNSPECIFIC_NAMES = {"摇头丸", "K粉", "k粉", "神仙水", "奶茶", "跳跳糖"}
-
-_BRACKETS = re.compile(r"^(?P<outer>[^（(]+)[（(](?P<inner>[^）)]+)[）)]$")
-
-
-@dataclass(frozen=True)
-class DrugMatch:
-    """A drug name resolved: the list entry, the form the name implies ("" if none) and
-    the name as written (kept as the seizure's item name when it differs)."""
-
-    substance: Substance
-    implied_form: str
-    written: str
-
-
-def _lookup_one(name: str) -> tuple[Substance | None, str]:
-    """``(substance, implied form)`` for one name, or ``(None, "")``; raises ``CellError``
-    when an abbreviation or English name matches different entries."""
-    target, implied = DRUG_NAMES.get(name, (name, ""))
-    rows = list(Substance.objects.filter(name_zh=target).order_by("-is_active", "control_list", "seq_in_list")[:1])
-    if rows:
-        return rows[0], implied
-    rows = list(Substance.objects.filter(Q(abbreviation__iexact=name) | Q(name_en__iexact=name))
-                .order_by("-is_active", "control_list", "seq_in_list")[:3])
-    if len({r.name_zh for r in rows}) > 1:
-        raise CellError(_g("“%(value)s”对应多个列管品种（%(names)s），请填写中文名称")
-                        % {"value": name, "names": "、".join(r.name_zh for r in rows)})
-    return (rows[0], "") if rows else (None, "")
+#: A drug name resolved (:class:`jindu.substances.names.NameMatch`): ``substance``,
+#: ``implied_form`` ("" if none) and ``written`` (kept as the item name when it differs).
+DrugMatch = NameMatch
 
 
 def find_substance(text: str, cache: dict | None = None) -> DrugMatch:
-    """The controlled substance ``text`` names (see the module docstring and
-    :data:`DRUG_NAMES`). ``"哌替啶（度冷丁）"``-style names are tried whole, then the outer
-    and the bracketed part. Raises :class:`CellError` (Chinese) when nothing matches."""
-    cache = cache if cache is not None else {}
-    key = ("drug", text)
-    if key in cache:
-        found = cache[key]
-    else:
-        name = "".join(unicodedata.normalize("NFKC", text).split()).replace("(", "（").replace(")", "）")
-        candidates = [name]
-        m = _BRACKETS.match(name)
-        if m:
-            candidates += [m.group("outer"), m.group("inner")]
-        found = None
-        try:
-            for candidate in candidates:
-                substance, implied = _lookup_one(candidate)
-                if substance is not None:
-                    found = DrugMatch(substance, implied, text)
-                    break
-        except CellError as exc:
-            found = exc
-        if found is None:
-            if any(c in UNSPECIFIC_NAMES for c in candidates):
-                found = CellError(_g("“%(value)s”是俗称，成分不唯一：请按鉴定意见填写列管目录中的毒品名称"
-                                     "（如“3,4-亚甲二氧基甲基苯丙胺”“氯胺酮”）") % {"value": text})
-            else:
-                found = CellError(_g("列管目录中没有“%(value)s”：请填写目录中的中文名称、英文缩写，或冰毒、麻古等"
-                                     "已收录的名称；未列管物品请在案件页面登记") % {"value": text})
-        cache[key] = found
-    if isinstance(found, CellError):
-        raise found
-    return found
+    """The controlled substance a seizure's drug name ``text`` denotes: the shared look-up
+    :func:`jindu.substances.names.find_substance` with the ``SEIZURE`` policy. Only names
+    that reliably identify one substance are mapped (冰毒, 麻古 → tablets, 鸦片, 度冷丁,
+    大麻油 → liquid…, each sourced in ``substances/data/drug_names.csv``); 摇头丸, K粉, 白粉
+    and the like are refused because a seizure's quantity class depends on the tested
+    substance (法释〔2016〕8号 art. 1–2). Raises :class:`CellError` (Chinese) when nothing
+    matches; answers are kept in ``cache``."""
+    return find_named_substance(text, policy=NamePolicy.SEIZURE, cache=cache)
 
 
 # -- columns ----------------------------------------------------------------------------------

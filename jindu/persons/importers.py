@@ -37,7 +37,6 @@ from typing import Any
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
@@ -60,43 +59,21 @@ from jindu.persons.models import Event, Person
 from jindu.persons.services import bulk_registry, casework
 from jindu.persons.services.registry import PERSON_EDIT_FIELDS, PERSON_FIELDS
 from jindu.substances.models import Substance
+from jindu.substances.names import NamePolicy, find_substance as find_named_substance
 
 # -- substances --------------------------------------------------------------------------
 
-#: Street names written in case files for the substance they denote (common usage in the
-#: NNCC annual drug situation reports: 冰毒/麻古 methamphetamine, K粉 ketamine, 摇头丸 MDMA,
-#: 白粉 heroin). Anything else must be written as the list's Chinese name or abbreviation.
-STREET_NAMES = {
-    "冰毒": "甲基苯丙胺", "麻古": "甲基苯丙胺", "K粉": "氯胺酮", "k粉": "氯胺酮", "摇头丸": "3,4-亚甲二氧基甲基苯丙胺",
-    "白粉": "海洛因",
-}
 _SEPARATORS = re.compile(r"[、,，;；/\n]+")
 
 
 def find_substance(text: str, cache: dict) -> Substance:
-    """The controlled substance named ``text``: the list's Chinese name, a street name of
-    :data:`STREET_NAMES`, the abbreviation (MDMA) or the English name, case-insensitive.
-    Raises :class:`CellError` (Chinese) when nothing or several substances match."""
-    key = ("substance", text)
-    if key in cache:
-        found = cache[key]
-    else:
-        name = STREET_NAMES.get(text, text)
-        rows = list(Substance.objects.filter(name_zh=name).order_by("-is_active", "pk")[:2])
-        if not rows:
-            rows = list(Substance.objects.filter(Q(abbreviation__iexact=name) | Q(name_en__iexact=name))
-                        .order_by("-is_active", "pk")[:2])
-        if len(rows) > 1 and rows[0].name_zh != rows[1].name_zh:
-            found = CellError(_g("“%(value)s”对应多种管制物质，请填写《麻醉药品和精神药品品种目录》中的中文名称")
-                              % {"value": text})
-        elif not rows:
-            found = CellError(_g("未在管制物质目录中找到“%(value)s”，请填写目录中的中文名称") % {"value": text})
-        else:
-            found = rows[0]
-        cache[key] = found
-    if isinstance(found, CellError):
-        raise found
-    return found
+    """The controlled substance ``text`` names in a person's record: the list's Chinese
+    name, abbreviation (MDMA) or English name, case-insensitive, or a name of the shared
+    table :mod:`jindu.substances.names` read with the ``REPORTED_USE`` policy — common usage
+    is enough for the drugs a person is reported to use (冰毒/麻古 → 甲基苯丙胺, K粉 → 氯胺酮,
+    摇头丸 → MDMA, 白粉 → 海洛因). Raises :class:`CellError` (Chinese) when nothing or several
+    substances match; answers are kept in ``cache``."""
+    return find_named_substance(text, policy=NamePolicy.REPORTED_USE, cache=cache).substance
 
 
 class SubstancesColumn(Column):

@@ -19,10 +19,12 @@ from jindu.core.imports.testing import make_csv, make_xlsx
 from jindu.core.models import AuditEvent, ImportBatch
 from jindu.core.testing import division, grant, make_user
 from jindu.enforcement import selectors
+from jindu.enforcement.choices import SeizureForm
 from jindu.enforcement.importers import find_substance, parse_grams
 from jindu.enforcement.models import Case, Seizure, Suspect
 from jindu.enforcement.tests.factories import CaseFactory
 from jindu.org.choices import UnitKind
+from jindu.substances.names import drug_names
 
 HEADERS = ["案件编号", "案件名称", "案件类别", "案由", "发案区划", "办案单位", "办案层级", "立案日期", "破案日期",
            "案件状态", "嫌疑人姓名", "嫌疑人身份证号", "涉案角色", "毒品名称", "形态", "毛重（克）", "净重（克）",
@@ -198,6 +200,25 @@ def test_drug_names(db, written, name_zh, form):
 def test_unfounded_drug_names_refused(db, written):
     with pytest.raises(CellError):
         find_substance(written)
+
+
+@pytest.mark.parametrize("written", ["白粉", "ｋ粉", "神仙水"])
+def test_common_usage_names_refused_for_seizures(db, written):
+    """The registry reads these (common usage); a seizure needs the tested substance."""
+    with pytest.raises(CellError, match="成分不唯一"):
+        find_substance(written)
+
+
+def test_forms_of_the_shared_name_table_are_seizure_forms():
+    forms = {entry.seizure_form for entry in drug_names().values()} - {""}
+    assert forms and forms <= set(SeizureForm.values)
+
+
+def test_drug_names_cached_per_import(db, django_assert_num_queries):
+    cache: dict = {}
+    first = find_substance("麻古", cache)
+    with django_assert_num_queries(0):
+        assert find_substance("麻古", cache) is first
 
 
 def _upload(client, data: bytes, name: str):

@@ -149,6 +149,26 @@ def test_batch_commit_keeps_the_file_and_logs_the_import(town_user, home):
     assert log.object_ids == [str(person.pk)] and log.model == "persons.Person"
 
 
+def test_reported_drugs_read_common_usage_names(town_user, home):
+    """A person's reported drugs read the street names a seizure refuses (shared table
+    ``substances/data/drug_names.csv``, policy REPORTED_USE); an unknown name is refused."""
+    data = make_csv([
+        HEAD,
+        [PERSON_A_ID, "张测试", "13900001111", home.code, "K粉、摇头丸/白粉；麻古", "2024-03-05", ""],
+        [PERSON_B_ID, "李样例", "13900002222", home.code, "ｋ粉、哌替啶（度冷丁）", "2024-03-05", ""],
+    ])
+    result = run("persons.person", data, "r.csv", town_user)
+    assert result.ok and result.committed, messages(result)
+    a, b = Person.objects.get(name="张测试"), Person.objects.get(name="李样例")
+    assert sorted(a.drugs.values_list("name_zh", flat=True)) == sorted(
+        ["氯胺酮", "3,4-亚甲二氧基甲基苯丙胺", "海洛因", "甲基苯丙胺"])
+    assert sorted(b.drugs.values_list("name_zh", flat=True)) == sorted(["氯胺酮", "哌替啶"])
+
+    bad = make_csv([HEAD, ["110101197001010016", "无此物", "", home.code, "冰毒、神仙水", "2024-03-05", ""]])
+    refused = run("persons.person", bad, "b.csv", town_user)
+    assert not refused.committed and "神仙水" in messages(refused) and "滥用毒品种类" in messages(refused)
+
+
 # -- peer cases 1-7 --------------------------------------------------------------------------
 
 def test_peer1_numeric_code_cell_never_loses_its_zero(town_user, home):
