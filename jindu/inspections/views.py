@@ -25,6 +25,7 @@ from django_tables2 import SingleTableMixin
 from jindu.core.models import AccessLog, StaleEditError
 from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission
 from jindu.core.timeutils import local_today, parse_period, period_containing
+from jindu.core.views.actions import RecordActionView, error_text, run_service
 from jindu.core.views.mixins import (
     OUT_OF_SCOPE_MESSAGE,
     STALE_MESSAGE,
@@ -49,12 +50,6 @@ from jindu.inspections.forms import (
 from jindu.inspections.models import ChecklistTemplate, Hazard, Inspection, Target
 from jindu.inspections.rules import rectified_late
 from jindu.inspections.tables import HazardTable, TargetTable
-
-
-def error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "；".join(m for ms in exc.message_dict.values() for m in ms)
-    return "；".join(exc.messages)
 
 
 def page_period(request):
@@ -331,36 +326,22 @@ class InspectionDetailView(ScopedObjectMixin, DetailView):
         return ctx
 
 
-class _ActionView(ScopedPermissionMixin, View):
-    """POST-only actions: one service call, a message saying what happened (or why not),
-    back to the record's page."""
-
-    http_method_names = ["post"]
-
-    def run(self, call, ok_message, back):
-        try:
-            call()
-        except StaleEditError as exc:
-            messages.error(self.request, STALE_MESSAGE % {"expected": exc.expected, "actual": exc.actual})
-        except ValidationError as exc:
-            messages.error(self.request, _("未保存：%(reason)s") % {"reason": error_text(exc)})
-        except PermissionDenied as exc:
-            messages.error(self.request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
-        else:
-            messages.success(self.request, ok_message)
-        return HttpResponseRedirect(back)
+def _note(request) -> str:
+    """The optional ``note`` of a closing action; an unreadable one is dropped, not refused."""
+    form = NoteForm(request.POST)
+    return form.cleaned_data["note"] if form.is_valid() else ""
 
 
-class InspectionCloseView(_ActionView):
+class InspectionCloseView(RecordActionView):
     model = Inspection
     action = CHANGE
 
-    def post(self, request, pk):
-        inspection = get_object_or_404(Inspection.objects.restrict(request.user, CHANGE), pk=pk)
-        form = NoteForm(request.POST)
-        note = form.cleaned_data["note"] if form.is_valid() else ""
-        return self.run(lambda: services.close_inspection(user=request.user, inspection=inspection, note=note),
-                        _("检查记录已销号。"), reverse("inspections:inspection_detail", args=[pk]))
+    def act(self, inspection, data):
+        return run_service(self.request, lambda: services.close_inspection(
+            user=self.request.user, inspection=inspection, note=_note(self.request)), _("检查记录已销号。"))
+
+    def back_url(self, inspection, result=None):
+        return reverse("inspections:inspection_detail", args=[inspection.pk])
 
 
 # -- hazards ---------------------------------------------------------------------------------
@@ -411,54 +392,38 @@ class HazardDetailView(ScopedObjectMixin, DetailView):
         return ctx
 
 
-class HazardRectifyView(_ActionView):
+class _HazardAction(RecordActionView):
+    """POST actions on one hazard (``pk``) in the user's change scope; back to its page."""
+
     model = Hazard
     action = CHANGE
 
-    def post(self, request, pk):
-        hazard = get_object_or_404(Hazard.objects.restrict(request.user, CHANGE), pk=pk)
-        back = reverse("inspections:hazard_detail", args=[pk])
-        form = RectifyForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": "；".join(
-                f"{form.fields[n].label}：{e}" if n in form.fields else str(e)
-                for n, errs in form.errors.items() for e in errs)})
-            return HttpResponseRedirect(back)
-        data = form.cleaned_data
-        return self.run(lambda: services.report_rectification(
-            user=request.user, hazard=hazard, note=data["rectification_note"], rectified_at=data["rectified_at"],
-            expected_version=data["version"]), _("已登记整改，待复查确认。"), back)
+    def back_url(self, hazard, result=None):
+        return reverse("inspections:hazard_detail", args=[hazard.pk])
 
 
-class HazardDeadlineView(_ActionView):
-    model = Hazard
-    action = CHANGE
+class HazardRectifyView(_HazardAction):
+    form_class = RectifyForm
 
-    def post(self, request, pk):
-        hazard = get_object_or_404(Hazard.objects.restrict(request.user, CHANGE), pk=pk)
-        back = reverse("inspections:hazard_detail", args=[pk])
-        form = DeadlineForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("未保存：%(reason)s") % {"reason": "；".join(
-                f"{form.fields[n].label}：{e}" if n in form.fields else str(e)
-                for n, errs in form.errors.items() for e in errs)})
-            return HttpResponseRedirect(back)
-        return self.run(lambda: services.extend_deadline(user=request.user, hazard=hazard,
-                                                         deadline=form.cleaned_data["deadline"],
-                                                         reason=form.cleaned_data["reason"]),
-                        _("整改期限已调整。"), back)
+    def act(self, hazard, data):
+        return run_service(self.request, lambda: services.report_rectification(
+            user=self.request.user, hazard=hazard, note=data["rectification_note"], rectified_at=data["rectified_at"],
+            expected_version=data["version"]), _("已登记整改，待复查确认。"))
 
 
-class HazardCloseView(_ActionView):
-    model = Hazard
-    action = CHANGE
+class HazardDeadlineView(_HazardAction):
+    form_class = DeadlineForm
 
-    def post(self, request, pk):
-        hazard = get_object_or_404(Hazard.objects.restrict(request.user, CHANGE), pk=pk)
-        form = NoteForm(request.POST)
-        note = form.cleaned_data["note"] if form.is_valid() else ""
-        return self.run(lambda: services.close_hazard(user=request.user, hazard=hazard, note=note),
-                        _("隐患已销号。"), reverse("inspections:hazard_detail", args=[pk]))
+    def act(self, hazard, data):
+        return run_service(self.request, lambda: services.extend_deadline(
+            user=self.request.user, hazard=hazard, deadline=data["deadline"], reason=data["reason"]),
+            _("整改期限已调整。"))
+
+
+class HazardCloseView(_HazardAction):
+    def act(self, hazard, data):
+        return run_service(self.request, lambda: services.close_hazard(
+            user=self.request.user, hazard=hazard, note=_note(self.request)), _("隐患已销号。"))
 
 
 # -- checklist profiles ----------------------------------------------------------------------
@@ -565,14 +530,22 @@ class TemplateReviseView(_TemplateEditMixin, View):
                                         note=form.cleaned_data.get("revision_note", ""))
 
 
-class TemplateDefaultView(_ActionView):
+class TemplateDefaultView(RecordActionView):
+    """Make a profile its category's default. 403 without the change permission; any
+    profile the user may view is reached (who may edit checklists is the service's rule)."""
+
     model = ChecklistTemplate
     action = CHANGE
 
-    def post(self, request, pk):
-        tpl = get_object_or_404(ChecklistTemplate.objects.restrict(request.user, VIEW), pk=pk)
-        return self.run(lambda: services.set_default_template(user=request.user, template=tpl),
-                        _("已将“%(n)s”设为默认清单。") % {"n": tpl.name}, reverse("inspections:template_list"))
+    def get_queryset(self):
+        return ChecklistTemplate.objects.restrict(self.request.user, VIEW)
+
+    def act(self, tpl, data):
+        return run_service(self.request, lambda: services.set_default_template(user=self.request.user, template=tpl),
+                           _("已将“%(n)s”设为默认清单。") % {"n": tpl.name})
+
+    def back_url(self, tpl, result=None):
+        return reverse("inspections:template_list")
 
 
 # -- statistics ------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Prefetch, Value, When
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -21,6 +20,7 @@ from django_tables2 import SingleTableMixin
 
 from jindu.core.scope import ADD, CHANGE, DELETE, VIEW, has_model_permission
 from jindu.core.timeutils import local_today
+from jindu.core.views.actions import RecordActionView, error_text, form_error_text, run_service
 from jindu.core.views.mixins import (
     AccessLogMixin,
     ScopedObjectMixin,
@@ -193,7 +193,7 @@ def _page_year(request, default: int) -> tuple[int | None, str]:
     try:
         return services.check_year(raw), ""
     except ValidationError as exc:
-        return None, _error_text(exc)
+        return None, error_text(exc)
 
 
 def _year_param(request, default: int) -> int:
@@ -204,18 +204,9 @@ def _year_param(request, default: int) -> int:
     return year if services.YEAR_MIN <= year <= services.YEAR_MAX else default
 
 
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "；".join(m for ms in exc.message_dict.values() for m in ms)
-    return "；".join(exc.messages)
-
-
-def _form_error_text(form) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts += [f"{label}：{e}" if label else str(e) for e in errors]
-    return "；".join(parts)
+def _year_page(page_url: str, year: int) -> str:
+    """The address of the year page ``page_url`` (a URL name) showing ``year``."""
+    return f"{reverse(page_url)}?year={year}"
 
 
 class _YearActionView(ScopedPermissionMixin, View):
@@ -226,23 +217,17 @@ class _YearActionView(ScopedPermissionMixin, View):
     page_url = ""
 
     def back(self, year: int):
-        return HttpResponseRedirect(f"{reverse(self.page_url)}?year={year}")
+        return HttpResponseRedirect(_year_page(self.page_url, year))
 
     def refuse(self, form, year: int, message: str = gettext_noop("未保存：%(reason)s")):
         """Say why the form was refused (nothing written) and go back to the year's page.
         ``message`` is a msgid with ``%(reason)s``."""
-        messages.error(self.request, _(message) % {"reason": _form_error_text(form)})
+        messages.error(self.request, _(message) % {"reason": form_error_text(form)})
         return self.back(year)
 
     def run(self, year: int, call, ok_message):
-        try:
-            result = call()
-        except ValidationError as exc:
-            messages.error(self.request, _("未保存：%(reason)s") % {"reason": _error_text(exc)})
-        except PermissionDenied as exc:
-            messages.error(self.request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
-        else:
-            messages.success(self.request, ok_message(result) if callable(ok_message) else ok_message)
+        """:func:`~jindu.core.views.actions.run_service`, then back to ``year``'s page."""
+        run_service(self.request, call, ok_message)
         return self.back(year)
 
 
@@ -400,23 +385,29 @@ class PairingCreateView(_YearActionView):
         )
 
 
-class PairingDeleteView(_YearActionView):
+class PairingDeleteView(RecordActionView):
+    """Delete one pairing (``pk``, in the user's delete scope) with a reason; back to the
+    pairing page of its year."""
+
     model = Pairing
     action = DELETE
-    page_url = "org:pairing_list"
+    form_class = DeleteReasonForm
+    refused_message = gettext_noop("未删除：%(reason)s")
 
-    def post(self, request, pk):
-        pairing = get_object_or_404(Pairing.objects.restrict(request.user, DELETE).select_related("unit", "town"), pk=pk)
-        form = DeleteReasonForm(request.POST)
-        if not form.is_valid():
-            return self.refuse(form, pairing.year, gettext_noop("未删除：%(reason)s"))
+    def get_base_queryset(self):
+        return Pairing.objects.select_related("unit", "town")
+
+    def act(self, pairing, data):
         summary = _("已删除挂点：%(unit)s → %(town)s（%(year)d 年）。") % {
             "unit": pairing.unit.name, "town": pairing.town.name, "year": pairing.year}
-        return self.run(
-            pairing.year,
-            lambda: services.delete_pairing(user=request.user, pairing=pairing, reason=form.cleaned_data["reason"]),
+        return run_service(
+            self.request,
+            lambda: services.delete_pairing(user=self.request.user, pairing=pairing, reason=data["reason"]),
             summary,
         )
+
+    def back_url(self, pairing, result=None):
+        return _year_page("org:pairing_list", pairing.year)
 
 
 class PairingCopyView(_CopyYearView):

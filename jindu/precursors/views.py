@@ -21,7 +21,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
@@ -29,6 +28,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 from jindu.core.models import AccessLog, StaleEditError
 from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission, permission_name, user_grants
 from jindu.core.timeutils import local_today
+from jindu.core.views.actions import RecordActionView, run_service
 from jindu.core.views.imports import ExportView
 from jindu.core.views.mixins import (
     OUT_OF_SCOPE_MESSAGE,
@@ -164,17 +164,6 @@ def apply_errors(form, exc: ValidationError, model=None) -> None:
             except Exception:  # not a model field ("lines", "reason")
                 label = ""
         form.add_error(None, [f"{label}：{e}" if label else e for e in errors])
-
-
-def error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "；".join(m for ms in exc.message_dict.values() for m in ms)
-    return "；".join(exc.messages)
-
-
-def form_error_text(form) -> str:
-    return "；".join(f"{form.fields[n].label}：{e}" if n in form.fields else str(e)
-                    for n, errs in form.errors.items() for e in errs)
 
 
 class _NavMixin:
@@ -483,40 +472,27 @@ class LicenceCreateView(_NavMixin, ScopedPermissionMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=form, formset=formset))
 
 
-class _ActionView(ScopedPermissionMixin, View):
-    """POST-only actions: one service call, a message saying what happened (or why not),
-    back to the record's page."""
+class _ActionView(RecordActionView):
+    """POST-only actions on one record (:class:`~jindu.core.views.actions.RecordActionView`).
+    A refusal for scope shows the service's own sentence (or "保存失败：…超出管辖范围…"),
+    as the module's forms do."""
 
-    http_method_names = ["post"]
-
-    def run(self, call, ok_message, back):
-        try:
-            call()
-        except StaleEditError as exc:
-            messages.error(self.request, STALE_MESSAGE % {"expected": exc.expected, "actual": exc.actual})
-        except ValidationError as exc:
-            messages.error(self.request, _("未保存：%(reason)s") % {"reason": error_text(exc)})
-        except PermissionDenied as exc:
-            messages.error(self.request, str(exc) or OUT_OF_SCOPE_MESSAGE)
-        else:
-            messages.success(self.request, ok_message)
-        return HttpResponseRedirect(back)
-
-    def refuse(self, form, back):
-        messages.error(self.request, _("未保存：%(reason)s") % {"reason": form_error_text(form)})
-        return HttpResponseRedirect(back)
+    def run(self, call, ok_message):
+        return run_service(self.request, call, ok_message,
+                           denied=lambda exc: str(exc) or str(OUT_OF_SCOPE_MESSAGE))
 
 
 class LicenceRevokeView(_ActionView):
     model = Licence
     action = CHANGE
 
-    def post(self, request, pk):
-        licence = get_object_or_404(Licence.objects.restrict(request.user, CHANGE), pk=pk)
-        back = reverse("precursors:enterprise_detail", args=[licence.enterprise_id])
-        reason = request.POST.get("reason", "")
-        return self.run(lambda: services.revoke_licence(user=request.user, licence=licence, reason=reason),
-                        _("证照已标记为吊销/注销。"), back)
+    def act(self, licence, data):
+        reason = self.request.POST.get("reason", "")
+        return self.run(lambda: services.revoke_licence(user=self.request.user, licence=licence, reason=reason),
+                        _("证照已标记为吊销/注销。"))
+
+    def back_url(self, licence, result=None):
+        return reverse("precursors:enterprise_detail", args=[licence.enterprise_id])
 
 
 # -- ledger ----------------------------------------------------------------------------------
@@ -631,16 +607,14 @@ class EntryDetailView(_NavMixin, ScopedObjectMixin, DetailView):
 class EntryVoidView(_ActionView):
     model = LedgerEntry
     action = CHANGE
+    form_class = VoidForm
 
-    def post(self, request, pk):
-        entry = get_object_or_404(LedgerEntry.objects.restrict(request.user, CHANGE), pk=pk)
-        back = reverse("precursors:entry_detail", args=[pk])
-        form = VoidForm(request.POST)
-        if not form.is_valid():
-            return self.refuse(form, back)
-        return self.run(lambda: services.void_entry(user=request.user, entry=entry,
-                                                       reason=form.cleaned_data["reason"]),
-                        _("台账记录已作废，结存已冲回。"), back)
+    def act(self, entry, data):
+        return self.run(lambda: services.void_entry(user=self.request.user, entry=entry, reason=data["reason"]),
+                        _("台账记录已作废，结存已冲回。"))
+
+    def back_url(self, entry, result=None):
+        return reverse("precursors:entry_detail", args=[entry.pk])
 
 
 class StockCountCreateView(_EnterpriseRecordMixin, _NavMixin, _ServiceFormMixin, ScopedPermissionMixin, FormView):
@@ -747,26 +721,24 @@ class DiscrepancyDetailView(_NavMixin, ScopedObjectMixin, DetailView):
 
 
 class _DiscrepancyAction(_ActionView):
+    """Workflow steps of one discrepancy: ``call(user, d, data)`` and ``ok_message()``."""
+
     model = Discrepancy
     action = CHANGE
-    form_class = None
 
-    def post(self, request, pk):
-        d = get_object_or_404(Discrepancy.objects.restrict(request.user, CHANGE).select_related(
-            "enterprise__division"), pk=pk)
-        back = reverse("precursors:discrepancy_detail", args=[pk])
-        form = self.make_form(request, d)
-        if not form.is_valid():
-            return self.refuse(form, back)
-        return self.run(lambda: self.call(request.user, d, form.cleaned_data), self.ok_message(), back)
+    def get_base_queryset(self):
+        return Discrepancy.objects.select_related("enterprise__division")
 
-    def make_form(self, request, d):
-        return self.form_class(request.POST)
+    def act(self, d, data):
+        return self.run(lambda: self.call(self.request.user, d, data), self.ok_message())
+
+    def back_url(self, d, result=None):
+        return reverse("precursors:discrepancy_detail", args=[d.pk])
 
 
 class DiscrepancyAssignView(_DiscrepancyAction):
-    def make_form(self, request, d):
-        return AssignForm(request.POST, assignees=selectors.assignee_candidates(request.user, d))
+    def get_form(self, d):
+        return AssignForm(self.request.POST, assignees=selectors.assignee_candidates(self.request.user, d))
 
     def call(self, user, d, data):
         services.assign_discrepancy(user=user, discrepancy=d, assignee=data["assignee"],

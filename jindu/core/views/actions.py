@@ -45,15 +45,22 @@ def form_error_text(form: forms.Form) -> str:
     return "；".join(parts)
 
 
-def run_service(request, call: Callable[[], Any], ok: str | Callable[[Any], str]) -> Any:
+def run_service(
+    request,
+    call: Callable[[], Any],
+    ok: str | Callable[[Any], str],
+    *,
+    denied: Callable[[PermissionDenied], str] | None = None,
+) -> Any:
     """Call ``call()`` (one service action, which writes all or nothing) and say what happened.
 
     ``ok`` is the success message, or a function of the service's result giving it. A
     refusal becomes an error message and ``None`` is returned: ``ValidationError`` →
     "未保存：<reasons>", :class:`StaleEditError` → the stale-version message,
-    ``PermissionDenied`` → "未保存：<its text, or 超出您的管辖范围。>". Returns the service's
-    result otherwise (a service returning ``None`` is then indistinguishable: check the
-    result only of services that return a record).
+    ``PermissionDenied`` → "未保存：<its text, or 超出您的管辖范围。>" (or ``denied(exc)``
+    when given, for pages that word it their own way). Returns the service's result
+    otherwise (a service returning ``None`` is then indistinguishable: check the result
+    only of services that return a record).
     """
     try:
         result = call()
@@ -62,7 +69,10 @@ def run_service(request, call: Callable[[], Any], ok: str | Callable[[Any], str]
     except StaleEditError as exc:
         messages.error(request, str(STALE_MESSAGE % {"expected": exc.expected, "actual": exc.actual}))
     except PermissionDenied as exc:
-        messages.error(request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
+        if denied is not None:
+            messages.error(request, denied(exc))
+        else:
+            messages.error(request, _("未保存：%(reason)s") % {"reason": str(exc) or _("超出您的管辖范围。")})
     else:
         messages.success(request, ok(result) if callable(ok) else ok)
         return result
