@@ -30,8 +30,9 @@ SQLite. The world (:class:`_World`):
   permit, reported to the police within three days, art. 19), purchases from outside
   Haikou, consumption by users, sales to outside parties and small losses. An outbound
   never exceeds the balance (``balance_after_kg`` is tracked while generating, in posting
-  order); ``StockBalance`` rows are computed afterwards in SQL. Clean stock counts agree
-  with the ledger;
+  order); ``StockBalance`` rows and the monthly summary (``LedgerMonth``,
+  :func:`jindu.precursors.reconciliation.months.rebuild_ledger_months`) are computed
+  afterwards in SQL. Clean stock counts agree with the ledger;
 - planted anomalies on a reserved set of enterprises that clean flows never touch (so a
   finding there is a find and a finding elsewhere is a false alarm): per kind
   ``--planted`` of them (default ``N / 50,000`` clamped to 2–200) — see :data:`PLANTED`.
@@ -736,9 +737,14 @@ class _World:
     def generate(self, size: int) -> None:
         """``size`` ledger entries (planted ones included) over the two years before today."""
         self._pools()
+        from jindu.precursors.reconciliation.months import rebuild_ledger_months
+
         with _indexes_dropped("precursors_ledgerentry"):
             self._generate(size)
         self._balances()
+        # The ledger was written by COPY, past the posting path: its monthly summary is
+        # summed afterwards, as ``manage.py rebuild_ledger_months`` would.
+        rebuild_ledger_months()
         self._counts()
 
     def _generate(self, size: int) -> None:
@@ -892,6 +898,13 @@ class _World:
                     cur.execute("INSERT INTO precursors_stockbalance (enterprise_id, chemical_id, quantity_kg, "
                                 "updated_at) VALUES (%s, %s, %s, %s)",
                                 [self.pair_e[p], self.pair_c[p], grams_text(self.bal[p]), now])
+        # The posting path keeps each entry's month in the summary; these rows came by COPY,
+        # so their (today's) months are summed again from the ledger.
+        from jindu.precursors.reconciliation.months import refresh_months
+
+        today = self.start + dt.timedelta(days=DAYS)
+        with transaction.atomic():
+            refresh_months([(self.pair_e[p], self.pair_c[p], today) for p in touched])
 
     # -- import file ---------------------------------------------------------------------------
 

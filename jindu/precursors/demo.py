@@ -1644,6 +1644,10 @@ def write_world(world: DemoWorld, city) -> dict:
         StockBalance(enterprise_id=world.ents[ent].obj.pk, chemical_id=chemicals[chem].pk, quantity_kg=kg)
         for (ent, chem), kg in world.balances.items()
     ], batch_size=2000)
+    # The rows above bypassed the posting path: sum their monthly summary (LedgerMonth).
+    from jindu.precursors.reconciliation.months import rebuild_ledger_months
+
+    rebuild_ledger_months()
     bulk_create_with_history([
         StockCount(enterprise_id=world.ents[ent].obj.pk, chemical_id=chemicals[chem].pk, counted_on=on,
                    quantity_kg=counted, ledger_balance_kg=ledger, counted_by=world.person(),

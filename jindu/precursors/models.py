@@ -317,6 +317,23 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_on} {self.get_direction_display()} {self.chemical} {self.quantity_kg} kg"
 
+    def save(self, *args, **kwargs) -> None:
+        """Save, and keep :class:`LedgerMonth` in step in the same transaction: a new entry is
+        added to its month; a saved existing one (a void) has its month summed again from
+        the ledger. (``bulk_create`` and raw SQL bypass this: see
+        :mod:`jindu.precursors.reconciliation.months`.)"""
+        from django.db import transaction
+
+        from jindu.precursors.reconciliation import months
+
+        adding = self._state.adding
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if adding:
+                months.add_entries([self])
+            else:
+                months.refresh_months([(self.enterprise_id, self.chemical_id, self.occurred_on)])
+
 
 class StockBalance(models.Model):
     """The current balance of one chemical at one enterprise, in kilograms: the sum of its
@@ -343,6 +360,70 @@ class StockBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enterprise} · {self.chemical}: {self.quantity_kg} kg"
+
+
+class LedgerMonth(models.Model):
+    """One calendar month of one chemical's stock ledger at one enterprise, summed: the
+    kilograms received (``in_kg``), sent out in every other direction (``out_kg``) and moved
+    out by sale, use or loss (``moved_kg``; witnessed destruction left out), the balance
+    before the month (``opening_kg``; ``NULL`` on the pair's first month with entries), the
+    last inbound and first outbound day, the earliest expiry date of the lots received,
+    the last day with entries, the lowest end-of-day balance within the month relative to
+    the opening (``low_kg``; ``low_before_kg`` the same over the days before ``last_on``),
+    that lowest balance itself (``lowest_kg`` = opening + ``low_kg``) and how many entries — over the non-voided entries dated in ``month`` (its first day).
+
+    A maintained summary, not a record: it is kept in step with the ledger in the same
+    transaction as every posting (:meth:`LedgerEntry.save`,
+    :func:`jindu.precursors.services.post_entries`) and void, like :class:`StockBalance`,
+    so that the reconciliation reads opening balances and monthly totals from here instead
+    of re-reading ten million entries (:mod:`jindu.precursors.reconciliation.months`).
+    Rows written to the ledger by raw SQL (the demo, the bench) are summed afterwards by
+    :func:`~jindu.precursors.reconciliation.months.rebuild_ledger_months`, which
+    ``manage.py rebuild_ledger_months`` runs as the repair tool.
+    """
+
+    # No database constraint on the two keys: every row is summed from ledger entries whose
+    # keys are checked, and a rebuild writes millions of rows whose deferred key checks
+    # would otherwise cost more than the summing (the ORM still cascades deletions).
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.CASCADE, related_name="+",
+                                   db_constraint=False)
+    chemical = models.ForeignKey(Chemical, verbose_name=_("品种"), on_delete=models.DO_NOTHING, related_name="+",
+                                 db_constraint=False)
+    month = models.DateField(_("月份"))
+    in_kg = models.DecimalField(_("入库（千克）"), max_digits=18, decimal_places=3, default=Decimal("0"))
+    out_kg = models.DecimalField(_("出库合计（千克）"), max_digits=18, decimal_places=3, default=Decimal("0"))
+    moved_kg = models.DecimalField(_("销售、使用及损耗（千克）"), max_digits=18, decimal_places=3,
+                                   default=Decimal("0"))
+    opening_kg = models.DecimalField(_("月初结存（千克）"), max_digits=18, decimal_places=3, null=True)
+    last_in_on = models.DateField(_("最后入库日"), null=True)
+    first_out_on = models.DateField(_("首次出库日"), null=True)
+    first_expiry_on = models.DateField(_("最早失效日期"), null=True)
+    last_on = models.DateField(_("最后发生日"), null=True)
+    low_kg = models.DecimalField(_("月内最低日末变动（千克）"), max_digits=18, decimal_places=3, null=True)
+    low_before_kg = models.DecimalField(_("最后发生日前最低日末变动（千克）"), max_digits=18, decimal_places=3,
+                                        null=True)
+    lowest_kg = models.DecimalField(_("月内最低日末结存（千克）"), max_digits=18, decimal_places=3, null=True)
+    entries = models.PositiveIntegerField(_("笔数"), default=0)
+
+    class Meta:
+        verbose_name = _("台账月汇总")
+        verbose_name_plural = _("台账月汇总")
+        ordering = ["enterprise", "chemical", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "chemical", "month"], name="precursors_ledger_month_unique"),
+        ]
+        indexes = [
+            # The reconciliation's few look-ups across all pairs: months holding lots with an
+            # expiry date, and each pair's first month (counting pairs).
+            models.Index(fields=["first_expiry_on"], condition=Q(first_expiry_on__isnull=False),
+                         name="precursors_month_expiry"),
+            models.Index(fields=["month"], condition=Q(opening_kg__isnull=True), name="precursors_month_first"),
+            # Months whose balance goes below zero on some day (the negative-balance rule).
+            models.Index(fields=["enterprise", "chemical"], condition=Q(lowest_kg__lt=0), name="precursors_month_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} · {self.chemical_id} · {self.month:%Y-%m}"
 
 
 class StockCount(VersionedModel):

@@ -57,6 +57,7 @@ from jindu.precursors.models import (
     StockCount,
 )
 from jindu.precursors.normalize import check_credit_code, normalize_number, to_halfwidth
+from jindu.precursors.reconciliation import months as ledger_months
 from jindu.precursors.units import quantity_to_kg
 
 __all__ = [
@@ -714,7 +715,9 @@ def post_entry(*, user: Any, enterprise: Enterprise, data: Mapping[str, Any], so
 
     The balance row (enterprise × chemical) is created if missing and locked ``FOR
     UPDATE``; an outbound entry (out, used, destroyed, loss) that would make it negative is
-    refused. ``balance_after_kg`` is the balance after this posting.
+    refused. ``balance_after_kg`` is the balance after this posting. The entry's month in
+    the summary :class:`~jindu.precursors.models.LedgerMonth` is updated in the same
+    transaction (by :meth:`LedgerEntry.save`).
 
     Raises ``PermissionDenied`` when ``user`` may not add ledger entries for this
     enterprise (an enterprise user posting for another enterprise), ``ValidationError``
@@ -747,8 +750,10 @@ def post_entries(*, user: Any, rows: Iterable[Mapping[str, Any]], source: str, i
     balance rows in (enterprise_id, chemical_id) order; run the rows in input order
     computing each ``balance_after_kg``; refuse the whole batch when any row is invalid or
     any outbound would make a balance negative; ``bulk_create`` in batches of
-    :data:`BULK_BATCH_SIZE`; update the balances. Existing ledger rows are never read,
-    only balance rows. The unsaved entries are held in memory: callers with millions of
+    :data:`BULK_BATCH_SIZE`; update the balances and the monthly summary
+    (:func:`jindu.precursors.reconciliation.months.add_entries`). Existing ledger rows are
+    never read, only balance and summary rows (except the months of back-dated rows, summed
+    again through the pair index). The unsaved entries are held in memory: callers with millions of
     rows call this once per file or chunk.
 
     Returns the number of entries posted. Raises :class:`PostingError` (a
@@ -799,6 +804,8 @@ def post_entries(*, user: Any, rows: Iterable[Mapping[str, Any]], source: str, i
             raise PostingError(negative)
         LedgerEntry.objects.bulk_create(entries, batch_size=BULK_BATCH_SIZE)
         _save_balances(balances)
+        # bulk_create bypasses LedgerEntry.save(): the monthly summary is kept here.
+        ledger_months.add_entries(entries)
         record_event(action="precursors.entries_posted", target=import_batch, actor=_actor(user), changes={
             "rows": len(entries), "source": source, "enterprises": len(ent_ids), "balances": len(balances),
             "first_entry": entries[0].pk, "last_entry": entries[-1].pk,
@@ -813,7 +820,8 @@ def void_entry(*, user: Any, entry: LedgerEntry, reason: str) -> LedgerEntry:
 
     Needs ``precursors.change_ledgerentry`` in scope (regulators; enterprise users ask
     their regulator). Raises ``PermissionDenied``, ``ValidationError`` (already voided,
-    no reason, negative balance). One ``precursors.entry_voided`` event.
+    no reason, negative balance). One ``precursors.entry_voided`` event. The entry's month
+    in :class:`~jindu.precursors.models.LedgerMonth` is summed again (by :meth:`LedgerEntry.save`).
     """
     reason = _text(reason)
     if not reason:

@@ -26,8 +26,9 @@ closed loop (and on the log scale a month holding only a small loss would otherw
 the most "unusual" of all); this also leaves the reconciliation date's own, incomplete
 month alone unless it is already high.
 
-Medians are taken in SQL with ``ROW_NUMBER`` over each pair's months (no median aggregate
-is common to SQLite and PostgreSQL), on the monthly table, not the ledger.
+Medians are taken in SQL on the monthly summary, not the ledger: with the ordered-set
+aggregate ``percentile_cont(0.5)`` on PostgreSQL, with ``ROW_NUMBER`` over each pair's
+months on SQLite (which has no median aggregate) — the same values.
 """
 
 from __future__ import annotations
@@ -79,27 +80,7 @@ def unusual_monthly_outbound(ctx: Context) -> Iterator[Finding]:
     ctx.execute(f"DROP TABLE IF EXISTS {OUTLIER_TABLE}")
     ctx.execute(f"""
         CREATE TEMP TABLE {OUTLIER_TABLE} AS
-        WITH x AS (
-            SELECT enterprise_id, chemical_id, month, move_kg AS kg, LN(move_kg) AS v,
-                   COUNT(*) OVER (PARTITION BY enterprise_id, chemical_id) AS n,
-                   ROW_NUMBER() OVER (PARTITION BY enterprise_id, chemical_id ORDER BY move_kg, month) AS rn
-            FROM {MONTH_TABLE} WHERE move_kg > {BALANCE_EPSILON_KG}
-        ), r AS (
-            SELECT * FROM x WHERE n >= {int(ROBUST_Z_MIN_MONTHS)}
-        ), med AS (
-            SELECT enterprise_id, chemical_id, AVG(v) AS med FROM r
-            WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY enterprise_id, chemical_id
-        ), dev AS (
-            SELECT r.enterprise_id, r.chemical_id, r.month, r.kg, r.v, r.n, med.med, ABS(r.v - med.med) AS d,
-                   ROW_NUMBER() OVER (PARTITION BY r.enterprise_id, r.chemical_id
-                                      ORDER BY ABS(r.v - med.med), r.month) AS rn2
-            FROM r JOIN med ON med.enterprise_id = r.enterprise_id AND med.chemical_id = r.chemical_id
-        ), spread AS (
-            SELECT enterprise_id, chemical_id,
-                   AVG(CASE WHEN rn2 = (n + 1) / 2 OR rn2 = (n + 2) / 2 THEN d END) AS mad,
-                   AVG(d) AS meanad
-            FROM dev GROUP BY enterprise_id, chemical_id
-        )
+        {_spread_sql(ctx) if ctx.pg else _spread_sql_portable(ctx)}
         SELECT dev.enterprise_id, dev.chemical_id, dev.month, dev.kg, dev.v, dev.med, spread.mad, spread.meanad, dev.n
         FROM dev JOIN spread ON spread.enterprise_id = dev.enterprise_id AND spread.chemical_id = dev.chemical_id
         WHERE dev.v > dev.med AND dev.d >= {math.log(ROBUST_Z_MIN_RATIO) - 1e-9:.12f}
@@ -135,6 +116,55 @@ def unusual_monthly_outbound(ctx: Context) -> Iterator[Finding]:
                     "median": kg_str(typical), "z": f"{score:.1f}"})
     finally:
         ctx.execute(f"DROP TABLE IF EXISTS {OUTLIER_TABLE}")
+
+
+def _spread_sql(ctx: Context) -> str:
+    """PostgreSQL: ``dev`` (each scored month with its pair's median ``med``, count ``n`` and
+    deviation ``d``) and ``spread`` (per pair: ``mad``, the median of ``d``, and ``meanad``,
+    its mean) with the ordered-set aggregate ``percentile_cont(0.5)`` — the median, the
+    two middle values averaged when their number is even, as :func:`_spread_sql_portable`
+    computes it — about half the time of the window functions at a million months."""
+    return f"""
+        WITH x AS (
+            SELECT enterprise_id, chemical_id, month, move_kg AS kg, LN({ctx.float_sql('move_kg')}) AS v
+            FROM {MONTH_TABLE} WHERE move_kg > {BALANCE_EPSILON_KG}
+        ), med AS (
+            SELECT enterprise_id, chemical_id, COUNT(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS med
+            FROM x GROUP BY enterprise_id, chemical_id HAVING COUNT(*) >= {int(ROBUST_Z_MIN_MONTHS)}
+        ), dev AS (
+            SELECT x.enterprise_id, x.chemical_id, x.month, x.kg, x.v, med.n, med.med, ABS(x.v - med.med) AS d
+            FROM x JOIN med ON med.enterprise_id = x.enterprise_id AND med.chemical_id = x.chemical_id
+        ), spread AS (
+            SELECT enterprise_id, chemical_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS mad, AVG(d) AS meanad
+            FROM dev GROUP BY enterprise_id, chemical_id
+        )"""
+
+
+def _spread_sql_portable(ctx: Context) -> str:
+    """``dev`` and ``spread`` as :func:`_spread_sql`, with ``ROW_NUMBER`` over each pair's
+    months (SQLite has no median aggregate)."""
+    return f"""
+        WITH x AS (
+            SELECT enterprise_id, chemical_id, month, move_kg AS kg, LN({ctx.float_sql('move_kg')}) AS v,
+                   COUNT(*) OVER (PARTITION BY enterprise_id, chemical_id) AS n,
+                   ROW_NUMBER() OVER (PARTITION BY enterprise_id, chemical_id ORDER BY move_kg, month) AS rn
+            FROM {MONTH_TABLE} WHERE move_kg > {BALANCE_EPSILON_KG}
+        ), r AS (
+            SELECT * FROM x WHERE n >= {int(ROBUST_Z_MIN_MONTHS)}
+        ), med AS (
+            SELECT enterprise_id, chemical_id, AVG(v) AS med FROM r
+            WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY enterprise_id, chemical_id
+        ), dev AS (
+            SELECT r.enterprise_id, r.chemical_id, r.month, r.kg, r.v, r.n, med.med, ABS(r.v - med.med) AS d,
+                   ROW_NUMBER() OVER (PARTITION BY r.enterprise_id, r.chemical_id
+                                      ORDER BY ABS(r.v - med.med), r.month) AS rn2
+            FROM r JOIN med ON med.enterprise_id = r.enterprise_id AND med.chemical_id = r.chemical_id
+        ), spread AS (
+            SELECT enterprise_id, chemical_id,
+                   AVG(CASE WHEN rn2 = (n + 1) / 2 OR rn2 = (n + 2) / 2 THEN d END) AS mad,
+                   AVG(d) AS meanad
+            FROM dev GROUP BY enterprise_id, chemical_id
+        )"""
 
 
 __all__ = ["unusual_monthly_outbound"]

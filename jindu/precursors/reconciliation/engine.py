@@ -5,11 +5,13 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
 
 1. *Working tables*: the licence cover (licence lines flattened per activity they
    cover, validity cut at revocation; an unlogged table on PostgreSQL so parallel
-   workers can join it, temporary on SQLite) and ``recon_month`` — one aggregate pass
-   over the ledger (enterprise × chemical × month: kilograms in, out, moved out, expired
-   lots, opening balances), shared by the stock, balance, expiry and statistical rules.
-   An incremental run first fills ``recon_scope`` with the pairs to check, and every
-   pass is driven from it through the (enterprise, chemical, occurred_on) index.
+   workers can join it, temporary on SQLite) and ``recon_month`` (enterprise × chemical
+   × month: kilograms in, out, moved out, opening and lowest balances, earliest expiry),
+   shared by the stock, balance, expiry and statistical rules — read from the maintained
+   monthly summary :class:`~jindu.precursors.models.LedgerMonth` (:mod:`.months`), which
+   every posting and void keeps in step, so no run re-reads the ledger for it. An
+   incremental run first fills ``recon_scope`` with the pairs to check, and every pass
+   is driven from it through the (enterprise, chemical, occurred_on) index.
 2. *Rules* (:data:`RULES`): each rule group is one set-based query (hash anti-joins,
    window functions) returning only offending rows; each becomes a :class:`Finding`,
    buffered in the temporary ``recon_found`` table — the read phase takes no write lock.
@@ -46,7 +48,7 @@ from jindu.core.audit import record_event
 from jindu.core.timeutils import local_date, local_today
 from jindu.precursors.choices import DiscrepancyStatus, LicenceStatus
 from jindu.precursors.models import Discrepancy, LedgerEntry, Licence, ReconciliationRun
-from jindu.precursors.reconciliation import codes
+from jindu.precursors.reconciliation import codes, months
 from jindu.precursors.reconciliation.base import (
     MONTH_TABLE,
     RULES,
@@ -55,6 +57,7 @@ from jindu.precursors.reconciliation.base import (
     Context,
     Finding,
     id_list,
+    month_start,
     to_date,
 )
 from jindu.precursors.rules import LICENCE_KIND_RULES, TRANSFER_WINDOW_DAYS
@@ -169,6 +172,10 @@ def _clean_up(ctx: Context) -> None:
     if ctx.pg:
         statements += [("RESET work_mem", []), ("RESET jit", []),
                        ("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])]
+    try:
+        _drop_month(ctx)
+    except Exception:  # noqa: BLE001 - see docstring
+        logger.warning("reconciliation clean-up failed: %s", MONTH_TABLE, exc_info=True)
     for sql, params in statements:
         try:
             ctx.execute(sql, params)
@@ -185,10 +192,24 @@ def ctx_count(ctx: Context, table: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
-    return (FOUND_TABLE, MONTH_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS)
+    return (FOUND_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix",
+            "recon_revoked")
+
+
+def _drop_month(ctx: Context) -> None:
+    """Drop ``recon_month``, a temporary view or table (``DROP TABLE`` refuses a view)."""
+    if ctx.pg:
+        kind = next(ctx.rows("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [MONTH_TABLE]), (None,))[0]
+        kind = {"v": "VIEW", "r": "TABLE"}.get(kind)
+    else:
+        kind = next(ctx.rows("SELECT type FROM sqlite_temp_master WHERE name = %s", [MONTH_TABLE]), (None,))[0]
+        kind = {"view": "VIEW", "table": "TABLE"}.get(kind)
+    if kind:
+        ctx.execute(f"DROP {kind} {MONTH_TABLE}")
 
 
 def _drop_tables(ctx: Context) -> None:
+    _drop_month(ctx)
     for table in _work_tables(ctx):
         ctx.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -291,82 +312,110 @@ def _build_cover(ctx: Context) -> None:
     whens = " ".join(
         f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
         for kind, r in LICENCE_KIND_RULES.items())
+    # Revoked licences cover through the day before the revocation: their last days in a
+    # small table joined into the one INSERT (not an UPDATE per licence over the cover).
+    revoked = dict(Licence.objects.filter(status=LicenceStatus.REVOKED).values_list("pk", "updated_at"))
+    ctx.execute("DROP TABLE IF EXISTS recon_revoked")
+    ctx.execute("CREATE TEMP TABLE recon_revoked (licence_id bigint PRIMARY KEY, last_day date NOT NULL)")
+    if revoked:
+        first = dict(Licence.history.filter(id__in=list(revoked), status=LicenceStatus.REVOKED)
+                     .values("id").annotate(first=Min("history_date")).values_list("id", "first"))
+        rows = [(pk, ctx.date_param(date.fromordinal(local_date(first.get(pk) or changed).toordinal() - 1)))
+                for pk, changed in revoked.items()]
+        with connection.cursor() as cur:
+            cur.executemany("INSERT INTO recon_revoked (licence_id, last_day) VALUES (%s, %s)", rows)
+    until = ("CASE WHEN r.last_day IS NOT NULL AND r.last_day < l.valid_until THEN r.last_day "
+             "ELSE l.valid_until END")
     ctx.execute(f"""
         INSERT INTO {ctx.cover} (activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until,
                                    limit_kg)
         SELECT activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until, limit_kg FROM (
             SELECT CASE {whens} END AS activity, l.id AS licence_id, l.enterprise_id, lc.chemical_id, l.number,
-                   l.valid_from, l.valid_until, lc.quantity_limit_kg AS limit_kg
+                   l.valid_from, {until} AS valid_until, lc.quantity_limit_kg AS limit_kg
             FROM precursors_licence l
             JOIN precursors_licencechemical lc ON lc.licence_id = l.id
             JOIN precursors_chemical ch ON ch.id = lc.chemical_id
+            LEFT JOIN recon_revoked r ON r.licence_id = l.id
             {limit}
         ) x WHERE activity IS NOT NULL
     """)
+    ctx.execute("DROP TABLE IF EXISTS recon_revoked")
     if ctx.scoped:
         ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
-    revoked = dict(Licence.objects.filter(status=LicenceStatus.REVOKED).values_list("pk", "updated_at"))
-    if revoked:
-        first = dict(Licence.history.filter(id__in=list(revoked), status=LicenceStatus.REVOKED)
-                     .values("id").annotate(first=Min("history_date")).values_list("id", "first"))
-        updates = []
-        for pk, changed in revoked.items():
-            revoked_on = local_date(first.get(pk) or changed)
-            # Covered through the day before the revocation.
-            updates.append((ctx.date_param(date.fromordinal(revoked_on.toordinal() - 1)), pk))
-        with connection.cursor() as cur:
-            cur.executemany(f"UPDATE {ctx.cover} SET valid_until = %s WHERE licence_id = %s AND valid_until > %s",
-                            [(d, pk, d) for d, pk in updates])
     ctx.execute(f"CREATE INDEX recon_cover_pair ON {ctx.cover} (activity, enterprise_id, chemical_id)")
-    ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
+    if ctx.scoped:
+        # Looked up by number from a few entries; a full run hash-joins on it instead.
+        ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
     ctx.analyze(ctx.cover, temporary=not ctx.pg)
 
 
 def _build_month(ctx: Context) -> None:
-    """``recon_month``: the one aggregate pass over the ledger, shared by the stock,
-    balance, expiry and statistical rules.
+    """``recon_month``: the monthly working table shared by the stock, balance, expiry and
+    statistical rules, read from the maintained summary
+    :class:`~jindu.precursors.models.LedgerMonth` (:mod:`.months`), not from the ledger.
 
     One row per enterprise × chemical × month with entries (non-voided, dated up to
-    ``as_of``): kilograms in, out (every other direction), moved out (``out``, ``used``,
-    ``loss``), expired lots received, the last inbound and the first outbound day; and,
-    over the pair's months in order, the balance before the month
-    (``opening``, NULL on the pair's first month), the pair's total out and expired lots.
-    Sums are binary floating point (``float8``; SQLite sums decimals that way anyway):
-    exact to far below a gram at these magnitudes, and several times cheaper to aggregate
-    on PostgreSQL than ``numeric`` — every rule compares them with a half-gram epsilon.
+    ``as_of``): kilograms in (``in_kg``), out (every other direction, ``out_kg``), moved
+    out (``out``, ``used``, ``loss``: ``move_kg``), the earliest expiry of the lots received
+    (``first_expiry``), the last inbound and first outbound day, the balance before the
+    month (``opening``, NULL on the pair's first month) and the lowest end-of-day balance
+    within the month, relative to it (``low``) and absolute (``lowest``). Months after the month of ``as_of`` are
+    left out; in that month, the pairs with entries dated after ``as_of`` (found through
+    the ledger's date index; none when the run is for today) are summed again from their
+    entries up to ``as_of`` through the pair index. Kilograms stay decimal (PostgreSQL
+    casts ``numeric`` to ``float8`` through text: a rule casts only the rows it needs).
     """
-    month = ctx.month_of("e.occurred_on")
-    q = ctx.float_sql("e.quantity_kg")
-    if ctx.pg:
-        # Parallel partial aggregation does not pay here: with about as many groups as
-        # rows per worker, the leader re-aggregates nearly every row (measured: 7.5 s
-        # serial against 11.4 s parallel at five million entries).
-        ctx.execute("SET max_parallel_workers_per_gather = 0")
-    in_kg = f"COALESCE(SUM({q}) FILTER (WHERE e.direction = 'in'), 0)"
-    out_kg = f"COALESCE(SUM({q}) FILTER (WHERE e.direction <> 'in'), 0)"
-    expired = "COUNT(*) FILTER (WHERE e.direction = 'in' AND e.expires_on < %s)"
-    pair = "PARTITION BY e.enterprise_id, e.chemical_id"
-    # The windows sit on the aggregate in the same SELECT (not on a subquery): SQLite then
-    # reads the ledger in its (enterprise, chemical, occurred_on) index order and sorts once.
+    as_month = month_start(ctx.as_of)
+    after = _next_month(as_month)
+    # Pairs with entries dated after ``as_of`` in its own month: that month again, up to ``as_of``.
+    scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = e.enterprise_id "
+             f"AND sc.chemical_id = e.chemical_id)" if ctx.scoped else "")
+    later = [ctx.as_of_param, ctx.date_param(after)]
+    fix_needed = next(ctx.rows(f"SELECT COUNT(*) FROM (SELECT 1 FROM precursors_ledgerentry e "
+                               f"WHERE e.occurred_on > %s AND e.occurred_on < %s AND e.voided_at IS NULL {scope} "
+                               f"LIMIT 1) x", later))[0]
+    # A full run that needs no correction reads the summary in place, through a temporary
+    # view (the month is a literal: a view takes no parameters); otherwise a copy.
+    as_month_sql = f"DATE '{as_month.isoformat()}'" if ctx.pg else f"'{as_month.isoformat()}'"
+    kind = "VIEW" if not ctx.scoped and not fix_needed else "TABLE"
     ctx.execute(f"""
-        CREATE TEMP TABLE {MONTH_TABLE} AS
-        SELECT e.enterprise_id, e.chemical_id, {month} AS month,
-               {in_kg} AS in_kg, {out_kg} AS out_kg,
-               COALESCE(SUM({q}) FILTER (WHERE e.direction IN ('out', 'used', 'loss')), 0) AS move_kg,
-               {expired} AS n_expired,
-               MAX(e.occurred_on) FILTER (WHERE e.direction = 'in') AS last_in,
-               MIN(e.occurred_on) FILTER (WHERE e.direction <> 'in') AS first_out,
-               SUM({in_kg} - {out_kg}) OVER ({pair} ORDER BY {month}
-                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS opening,
-               SUM({out_kg}) OVER ({pair}) AS pair_out_kg,
-               SUM({expired}) OVER ({pair}) AS pair_expired
-        FROM {ctx.scoped_from('precursors_ledgerentry', 'e')}
-        WHERE {ctx.live('e')}
-        GROUP BY e.enterprise_id, e.chemical_id, {month}
-    """, [ctx.expiry_cutoff_param(), ctx.expiry_cutoff_param(), ctx.as_of_param])
-    if ctx.pg:
-        ctx.execute("RESET max_parallel_workers_per_gather")
+        CREATE TEMP {kind} {MONTH_TABLE} AS
+        SELECT m.enterprise_id, m.chemical_id, m.month, m.in_kg, m.out_kg, m.moved_kg AS move_kg,
+               m.first_expiry_on AS first_expiry, m.last_in_on AS last_in, m.first_out_on AS first_out,
+               m.opening_kg AS opening, m.low_kg AS low, m.lowest_kg AS lowest
+        FROM {ctx.scoped_from("precursors_ledgermonth", "m")}
+        WHERE m.month <= {as_month_sql}
+    """)
+    if fix_needed:
+        ctx.execute("DROP TABLE IF EXISTS recon_month_fix")
+        ctx.execute(f"CREATE TEMP TABLE recon_month_fix AS SELECT DISTINCT e.enterprise_id, e.chemical_id "
+                    f"FROM precursors_ledgerentry e WHERE e.occurred_on > %s AND e.occurred_on < %s "
+                    f"AND e.voided_at IS NULL {scope}", later)
+        fix = ("EXISTS (SELECT 1 FROM recon_month_fix x WHERE x.enterprise_id = {a}.enterprise_id "
+               "AND x.chemical_id = {a}.chemical_id)")
+        ctx.execute(f"DELETE FROM {MONTH_TABLE} WHERE month = %s AND {fix.format(a=MONTH_TABLE)}",
+                    [ctx.date_param(as_month)])
+        select = months.summary_select(f"e.occurred_on >= %s AND e.occurred_on <= %s AND {fix.format(a='e')}")
+        ctx.execute(f"""
+            INSERT INTO {MONTH_TABLE} (enterprise_id, chemical_id, month, in_kg, out_kg, move_kg, first_expiry,
+                                       last_in, first_out, opening, low, lowest)
+            SELECT s.*, COALESCE(s.opening, 0) + s.low_kg FROM (
+                SELECT s.enterprise_id, s.chemical_id, s.month, s.in_kg, s.out_kg, s.moved_kg, s.first_expiry_on,
+                       s.last_in_on, s.first_out_on,
+                       (SELECT SUM(p.in_kg - p.out_kg) FROM precursors_ledgermonth p
+                         WHERE p.enterprise_id = s.enterprise_id AND p.chemical_id = s.chemical_id
+                           AND p.month < %s) AS opening,
+                       s.low_kg
+                FROM ({select}) s
+            ) s
+        """, [ctx.date_param(as_month), ctx.date_param(as_month), ctx.as_of_param])
+        ctx.execute("DROP TABLE IF EXISTS recon_month_fix")
+    if kind == "TABLE":
         ctx.analyze(MONTH_TABLE)
+
+
+def _next_month(m: date) -> date:
+    return date(m.year + (m.month == 12), m.month % 12 + 1, 1)
 
 
 # ---------------------------------------------------------------------------------------------

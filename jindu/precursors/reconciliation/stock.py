@@ -1,11 +1,11 @@
 """Rules on stock: counts against the ledger, impossible (negative) balances in the
 ledger's own date order, and expired lots still on hand.
 
-All three start from the engine's monthly aggregate ``recon_month`` (one row per
-enterprise × chemical × month: kilograms in, out, moved out, expired lots), computed in
-the same pass as the unusual-movement rule's series, and go back to the ledger only
-through the (enterprise, chemical, occurred_on) index for the few pairs and months that
-need day-level detail.
+All three start from the monthly summary (the engine's ``recon_month``, read from the
+maintained :class:`~jindu.precursors.models.LedgerMonth`: kilograms in, out, moved out,
+opening balance, lowest end-of-day balance, earliest expiry), shared with the
+unusual-movement rule, and go back to the ledger only through the (enterprise, chemical,
+occurred_on) index for the few pairs and months that need day-level detail.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from jindu.precursors.reconciliation.base import (
 from jindu.precursors.rules import BALANCE_EPSILON_KG, QUANTITY_TOLERANCE_MIN_KG, quantity_tolerance_kg
 
 NEG_TABLE = "recon_negcand"
+EXPIRED_TABLE = "recon_expired"
 
 
 @rule(codes.STOCK_COUNT_MISMATCH, title=_lazy("盘点与账面不符"),
@@ -41,9 +42,16 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
 
     The balance is recomputed from the non-voided entries dated on or before the count
     (the value stored on the count when it was recorded may be stale after back-dated
-    entries or voids), through the (enterprise, chemical, occurred_on) index: counts are
-    few. One finding per count; fingerprint ``<count id>``.
+    entries or voids): the balance before the count's month from the monthly summary
+    (:class:`~jindu.precursors.models.LedgerMonth`), plus that month's entries up to the
+    count through the (enterprise, chemical, occurred_on) index — a month of one pair,
+    whatever the length of its history. One finding per count; fingerprint ``<count id>``.
     """
+    ms = (f"CAST(date_trunc('month', CAST(s.counted_on AS timestamp)) AS date)" if ctx.pg
+          else "(substr(s.counted_on, 1, 8) || '01')")
+    before = (f"COALESCE((SELECT COALESCE(m.opening_kg, 0) + CASE WHEN m.month < {ms} THEN m.in_kg - m.out_kg "
+              f"ELSE 0 END FROM precursors_ledgermonth m WHERE m.enterprise_id = s.enterprise_id "
+              f"AND m.chemical_id = s.chemical_id AND m.month <= {ms} ORDER BY m.month DESC LIMIT 1), 0)")
     # Incremental: a count's balance depends on the entries dated up to it only, so counts
     # before the pair's ``since_day`` are unchanged (a new or changed count sets it to the
     # whole history).
@@ -51,9 +59,10 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
     sql = f"""
         SELECT x.id, x.enterprise_id, x.chemical_id, x.counted_on, x.quantity_kg, x.ledger_kg FROM (
             SELECT s.id, s.enterprise_id, s.chemical_id, s.counted_on, s.quantity_kg,
-                   COALESCE((SELECT SUM({ctx.signed_qty('e')}) FROM precursors_ledgerentry e
+                   {before} + COALESCE((SELECT SUM({ctx.signed_qty('e')}) FROM precursors_ledgerentry e
                               WHERE e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id
-                                AND e.occurred_on <= s.counted_on AND e.voided_at IS NULL), 0) AS ledger_kg
+                                AND e.occurred_on >= {ms} AND e.occurred_on <= s.counted_on
+                                AND e.voided_at IS NULL), 0) AS ledger_kg
             FROM {ctx.scoped_from('precursors_stockcount', 's')}
             WHERE s.counted_on <= %s {recent}
         ) x
@@ -83,10 +92,10 @@ def negative_balances(ctx: Context) -> Iterator[Finding]:
 
     The balance is taken at the end of each day (a day's entries are netted, so the order
     of same-day entries, which a dated ledger does not record, cannot raise a finding).
-    Screening on the monthly aggregate: a month can only go negative if its opening
-    balance minus all its outbound is negative, and — when every inbound of the month is
-    dated on or before its first outbound — only if it also closes negative; only the
-    months left are replayed day by day through the index. One finding per *episode* (a
+    Screening on the monthly summary: a month goes negative exactly when its lowest
+    end-of-day balance (``lowest``, kept by :mod:`.months`, indexed where negative) is
+    negative; only those months are replayed day by day through the index, for the day
+    and the evidence. One finding per *episode* (a
     day the balance goes from ≥ 0 to < 0); fingerprint ``e<enterprise>:c<chemical>:<date>``;
     evidence: that day's outbound entries.
     """
@@ -97,8 +106,7 @@ def negative_balances(ctx: Context) -> Iterator[Finding]:
         SELECT enterprise_id, chemical_id, month, COALESCE(opening, 0) AS opening,
                {ctx.month_date('month')} AS start_day, {ctx.month_date('month', 1)} AS end_day
         FROM {MONTH_TABLE}
-        WHERE COALESCE(opening, 0) - out_kg < -{eps}
-          AND NOT (last_in <= first_out AND COALESCE(opening, 0) + in_kg - out_kg >= -{eps})
+        WHERE lowest < 0 AND lowest < -{eps}
     """)
     ctx.analyze(NEG_TABLE)
     sql = f"""
@@ -153,13 +161,11 @@ def expired_lots_on_hand(ctx: Context) -> Iterator[Finding]:
     floor = QUANTITY_TOLERANCE_MIN_KG
     cat = ctx.category_sql("ins")
     sql = f"""
-        WITH p AS MATERIALIZED (
-            SELECT DISTINCT enterprise_id, chemical_id, pair_out_kg AS out_kg FROM {MONTH_TABLE} WHERE pair_expired > 0
-        ), ins AS (
+        WITH ins AS (
             SELECT e.id, e.enterprise_id, e.chemical_id, e.occurred_on, e.quantity_kg, e.expires_on, p.out_kg,
                    SUM(e.quantity_kg) OVER (PARTITION BY e.enterprise_id, e.chemical_id ORDER BY e.occurred_on, e.id
                                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-            FROM p {ctx.driven_join} precursors_ledgerentry e
+            FROM {EXPIRED_TABLE} p {ctx.driven_join} precursors_ledgerentry e
               ON e.enterprise_id = p.enterprise_id AND e.chemical_id = p.chemical_id
             WHERE e.direction = 'in' AND {ctx.live('e')}
         )
@@ -171,7 +177,28 @@ def expired_lots_on_hand(ctx: Context) -> Iterator[Finding]:
               (CASE {cat} WHEN 1 THEN {floor[1]} WHEN 2 THEN {floor[2]} ELSE {floor[3]} END) + {BALANCE_EPSILON_KG}
         ORDER BY id
     """
-    for eid, ent, chem, day, qty, expires, remaining in ctx.rows(sql, [ctx.as_of_param, ctx.expiry_cutoff_param()]):
+    # The pairs holding an expired lot first, in an analysed table: few, so the planner
+    # reads their inbound entries through the pair index.
+    ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}")
+    ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}_kg")
+    # (Months with an expired lot through the summary's expiry index; then those pairs' totals.)
+    ctx.execute(f"CREATE TEMP TABLE {EXPIRED_TABLE} AS SELECT DISTINCT enterprise_id, chemical_id "
+                f"FROM {MONTH_TABLE} WHERE first_expiry < %s", [ctx.expiry_cutoff_param()])
+    ctx.analyze(EXPIRED_TABLE)
+    ctx.execute(f"CREATE TEMP TABLE {EXPIRED_TABLE}_kg AS SELECT m.enterprise_id, m.chemical_id, "
+                f"SUM(m.out_kg) AS out_kg FROM {EXPIRED_TABLE} x {ctx.driven_join} {MONTH_TABLE} m "
+                f"ON m.enterprise_id = x.enterprise_id AND m.chemical_id = x.chemical_id "
+                f"GROUP BY m.enterprise_id, m.chemical_id")
+    ctx.execute(f"DROP TABLE {EXPIRED_TABLE}")
+    ctx.execute(f"ALTER TABLE {EXPIRED_TABLE}_kg RENAME TO {EXPIRED_TABLE}")
+    ctx.analyze(EXPIRED_TABLE)
+    params = [ctx.as_of_param, ctx.expiry_cutoff_param()]
+    try:
+        rows = list(ctx.rows(sql, params))
+    finally:
+        ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}")
+        ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}_kg")
+    for eid, ent, chem, day, qty, expires, remaining in rows:
         day, expires, remaining = to_date(day), to_date(expires), to_kg(remaining)
         yield Finding(
             rule=codes.EXPIRED_NOT_DESTROYED, fingerprint=str(eid), enterprise_id=ent, chemical_id=chem,

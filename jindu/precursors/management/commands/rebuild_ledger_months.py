@@ -1,0 +1,34 @@
+"""``manage.py rebuild_ledger_months``: sum the stock ledgers' monthly summary
+(:class:`~jindu.precursors.models.LedgerMonth`) again from the ledger.
+
+The summary is kept in step by every posting and void; run this repair tool after writing
+ledger rows past the posting path (a load by SQL or ``COPY``, a manual correction in the
+database), or when ``--check`` reports differences. ``--check`` only compares (reads the
+whole ledger) and exits with status 1 when any month differs.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Rebuild the monthly summary of the precursor stock ledgers from the ledger (--check: only compare)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--check", action="store_true",
+                            help="compare the summary with the ledger and report differences; change nothing")
+
+    def handle(self, *args, check=False, **options):
+        from jindu.precursors.models import LedgerMonth
+        from jindu.precursors.reconciliation.months import rebuild_ledger_months, summary_mismatches
+
+        if check:
+            diffs = summary_mismatches()
+            for ent, chem, month, stored, expected in diffs[:20]:
+                self.stdout.write(f"enterprise {ent} chemical {chem} {month:%Y-%m}: stored {stored} expected {expected}")
+            if diffs:
+                raise CommandError(f"{len(diffs)} summary months differ from the ledger; "
+                                   f"run manage.py rebuild_ledger_months")
+            self.stdout.write("summary agrees with the ledger")
+            return
+        rebuild_ledger_months()
+        self.stdout.write(f"{LedgerMonth.objects.count()} summary months rebuilt")
