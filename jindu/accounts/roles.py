@@ -24,8 +24,8 @@ class RoleSpec:
     requires_otp: bool = False
 
 
-READ_REFERENCE = ("geo.view_division", "org.view_unit", "org.view_commissionmembership", "org.view_pairing",
-                  "substances.view_*")
+READ_REFERENCE = ("geo.view_division", "geo.view_population", "org.view_unit", "org.view_commissionmembership",
+                  "org.view_pairing", "substances.view_*")
 # Case work on the registry: read, register, record events and case work (no deletion:
 # wrong records are corrected on the timeline, never deleted).
 PERSONS_WORK = ("persons.view_*", "persons.add_*", "persons.change_*")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -354,3 +355,126 @@ def deactivate_grid(*, user: Any, grid: Division, reason: str = "") -> tuple[Div
 def reactivate_grid(*, user: Any, grid: Division, reason: str = "") -> tuple[Division, bool]:
     """:func:`set_grid_active` with ``active=True``."""
     return set_grid_active(user=user, grid=grid, active=True, reason=reason)
+
+
+# -- population figures (人口数据) ---------------------------------------------------------
+#
+# Figures are reference data kept by the NCC office: each one is a published number with
+# its source (population.md). Writes go through these two functions from the page and the
+# import alike, so both leave the same history, audit event and scope check.
+
+POPULATION_FIELDS = ("division", "year", "kind", "population", "source_doc", "source_ref", "confidence")
+
+
+def population_fingerprint(figure) -> str:
+    """What the editor saw of a stored figure (number, source, reference, confidence), so a
+    save over someone else's newer edit is refused instead of silently replacing it."""
+    values = (figure.division_id, figure.year, figure.kind, figure.population, figure.source_doc, figure.source_ref,
+              figure.confidence)
+    text = "\x1f".join(str(v) for v in values)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def duplicate_population_message(existing) -> str:
+    """The Chinese refusal for a second figure of one division, year and kind."""
+    return _("%(division)s %(year)s 年的%(kind)s已录入（%(population)s 人，来源：%(source)s），"
+             "同一区划、年度、口径只能有一条人口数据；如需更正，请编辑已有的那一条。") % {
+        "division": existing.division.name, "year": existing.year, "kind": existing.get_kind_display(),
+        "population": existing.population, "source": existing.source_doc[:60],
+    }
+
+
+def _population_summary(p) -> dict[str, Any]:
+    return {"division": p.division.code, "year": p.year, "kind": p.kind, "population": p.population,
+            "source_doc": p.source_doc, "source_ref": p.source_ref, "confidence": p.confidence}
+
+
+def _duplicate_population(division: Division, year: int, kind: str, *, exclude_pk: int | None = None):
+    from jindu.geo.models import Population
+
+    qs = Population.objects.filter(division=division, year=year, kind=kind).select_related("division")
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    existing = qs.first()
+    return None if existing is None else ValidationError(duplicate_population_message(existing))
+
+
+def create_population(*, user: Any, data: dict[str, Any]) -> "Population":
+    """Record one population figure (``data``: keys of :data:`POPULATION_FIELDS`; ``division``
+    a :class:`Division`, ``population`` a whole number of persons, ``source_doc`` required).
+
+    Raises ``ValidationError`` (Chinese message naming the existing figure) when the
+    division already has a figure of that year and kind — also when a concurrent save wins
+    the race and the unique constraint ``geo_population_unique`` refuses the insert — and
+    ``PermissionDenied`` when the division lies outside where ``user`` may add figures
+    (``geo.add_population``). Nothing is written then. Writes one
+    ``geo.population_created`` audit event and the row's history entry.
+    """
+    from jindu.geo.models import Population
+
+    with transaction.atomic():
+        figure = Population(**{k: data[k] for k in POPULATION_FIELDS if k in data})
+        duplicate = _duplicate_population(figure.division, figure.year, figure.kind)
+        if duplicate is not None:
+            raise duplicate
+        figure.full_clean(validate_unique=False, validate_constraints=False)
+        figure._history_user = user
+        try:
+            with transaction.atomic():
+                figure.save()
+        except IntegrityError:
+            raise _duplicate_population(figure.division, figure.year, figure.kind) or ValidationError(
+                _("同一区划、年度、口径只能有一条人口数据。")) from None
+        ensure_in_scope(figure, user=user, action=ADD)
+        record_event(action="geo.population_created", target=figure, actor=user, changes=_population_summary(figure))
+    return figure
+
+
+def update_population(
+    *, user: Any, figure: "Population", data: dict[str, Any], expected: str | None = None, reason: str = ""
+) -> tuple["Population", bool]:
+    """Correct a population figure: apply ``data`` (keys of :data:`POPULATION_FIELDS`).
+
+    ``expected``: :func:`jindu.geo.forms.population_fingerprint` of the figure as the editor
+    loaded it; when the stored figure differs (someone corrected it meanwhile) the save is
+    refused with ``ValidationError`` instead of replacing the newer figure. ``None`` skips
+    the check (imports hold the row lock themselves).
+
+    Returns ``(figure, changed)``; an unchanged figure writes nothing. Raises
+    ``PermissionDenied`` outside ``user``'s ``geo.change_population`` scope (before or after
+    the edit) and ``ValidationError`` for a duplicate (division, year, kind). Writes one
+    ``geo.population_updated`` event with the changed fields as ``[old, new]``.
+    """
+    from jindu.geo.models import Population
+
+    with transaction.atomic():
+        locked = Population.objects.select_for_update().filter(pk=figure.pk).first()
+        if locked is None or not Population.objects.restrict(user, CHANGE).filter(pk=figure.pk).exists():
+            raise PermissionDenied(_("该人口数据不在您的管辖范围内。"))
+        if expected is not None and expected != population_fingerprint(locked):
+            raise ValidationError(_("该人口数据在您打开后已被他人修改，您的修改未保存。请刷新页面查看最新内容后再编辑。"))
+        changes: dict[str, list[Any]] = {}
+        for name in POPULATION_FIELDS:
+            if name not in data:
+                continue
+            value = data[name]
+            old = getattr(locked, name)
+            if old != value:
+                changes[name] = [old.code if name == "division" else old, value.code if name == "division" else value]
+                setattr(locked, name, value)
+        if not changes:
+            return locked, False
+        duplicate = _duplicate_population(locked.division, locked.year, locked.kind, exclude_pk=locked.pk)
+        if duplicate is not None:
+            raise duplicate
+        locked.full_clean(validate_unique=False, validate_constraints=False)
+        locked._history_user = user
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise _duplicate_population(locked.division, locked.year, locked.kind, exclude_pk=locked.pk) \
+                or ValidationError(_("同一区划、年度、口径只能有一条人口数据。")) from None
+        ensure_in_scope(locked, user=user, action=CHANGE)
+        record_event(action="geo.population_updated", target=locked, actor=user, changes=changes, reason=reason)
+    return locked, True

@@ -15,4 +15,11 @@ urlpatterns = [
     path("grids/import/", ImportUploadView.as_view(importer_name="geo.grid"), name="grid_import"),
     path("grids/import/template.xlsx", ImportTemplateView.as_view(importer_name="geo.grid"),
          name="grid_import_template"),
+    path("population/", views.PopulationListView.as_view(), name="population_list"),
+    path("population/new/", views.PopulationCreateView.as_view(), name="population_create"),
+    path("population/<int:pk>/edit/", views.PopulationUpdateView.as_view(), name="population_edit"),
+    path("population/import/", ImportUploadView.as_view(importer_name="geo.population"), name="population_import"),
+    path("population/import/template.xlsx", ImportTemplateView.as_view(importer_name="geo.population"),
+         name="population_import_template"),
+    path("population/export/", views.PopulationExportView.as_view(), name="population_export"),
 ]

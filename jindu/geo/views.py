@@ -1,4 +1,5 @@
-"""Divisions browser: the tree (lazily expanded with htmx), search, and a division's page.
+"""Divisions browser: the tree (lazily expanded with htmx), search, and a division's page;
+grids under villages; population figures (list, add, correct, export).
 
 Everything is read through ``Division.objects.restrict(user, "view")``; a division outside
 the user's subtree answers 404 (detail and children alike).
@@ -11,24 +12,37 @@ from typing import Iterable
 
 from django.apps import apps
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import CreateView, DetailView, TemplateView, UpdateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
 
 from jindu.core.scope import ADD, CHANGE, VIEW, has_model_permission
-from jindu.core.views.mixins import ScopedObjectMixin, ScopedPermissionMixin, ScopedQuerysetMixin
+from jindu.core.models import AuditEvent
+from jindu.core.views.actions import error_text
+from jindu.core.views.imports import ExportView
+from jindu.core.views.mixins import (
+    OUT_OF_SCOPE_MESSAGE,
+    ScopedObjectMixin,
+    ScopedPermissionMixin,
+    ScopedQuerysetMixin,
+)
 from jindu.geo import services
 from jindu.geo.choices import Level
-from jindu.geo.forms import GridDeactivateForm, GridForm, GridRenameForm
-from jindu.geo.models import Division
-from jindu.geo.tables import ChildDivisionTable
+from jindu.geo.exporters import PopulationExporter
+from jindu.geo.filtersets import PopulationFilterSet, population_filterset
+from jindu.geo.forms import GridDeactivateForm, GridForm, GridRenameForm, PopulationForm, divisions_for_population
+from jindu.geo.models import Division, Population
+from jindu.geo.tables import ChildDivisionTable, PopulationTable
 
 SEARCH_LIMIT = 100
 
@@ -282,3 +296,134 @@ class GridActiveView(_GridChangeView):
         else:
             message = _("网格“%(name)s”已停用。") if changed else _("网格“%(name)s”本已停用。")
         return self.village_response(grid.parent, ok_message=message % {"name": grid.name})
+
+
+# -- population figures (人口数据) ---------------------------------------------------------
+
+
+class PopulationListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
+    """Population figures of the user's scope (divisions under their jurisdiction), filtered
+    by year, kind, level, district or name, 25 a page; 403 without ``geo.view_population``.
+    Figures are public statistics, not personal data: no access log."""
+
+    model = Population
+    table_class = PopulationTable
+    filterset_class = PopulationFilterSet
+    template_name = "geo/population_list.html"
+    paginate_by = 25
+
+    def get_base_queryset(self):
+        return Population.objects.select_related("division")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        table = ctx["table"]
+        page_ids = [row.record.pk for row in table.page.object_list] if getattr(table, "page", None) else []
+        ctx["changeable_ids"] = set(
+            Population.objects.restrict(user, CHANGE).filter(pk__in=page_ids).values_list("pk", flat=True)
+        ) if page_ids and has_model_permission(user, Population, CHANGE) else set()
+        ctx["can_add"] = has_model_permission(user, Population, ADD)
+        ctx["has_any"] = self.get_queryset().exists()
+        return ctx
+
+
+class _PopulationEditMixin:
+    model = Population
+    form_class = PopulationForm
+    template_name = "geo/population_form.html"
+    context_object_name = "figure"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        try:
+            self.object = self.save(form)
+        except ValidationError as exc:
+            form.add_error(None, error_text(exc))
+            return self.form_invalid(form)
+        except PermissionDenied:
+            form.add_error(None, OUT_OF_SCOPE_MESSAGE)
+            return self.form_invalid(form)
+        messages.success(self.request, self.success_text())
+        return HttpResponseRedirect(self.get_success_url())
+
+    def get_success_url(self):
+        return reverse("geo:population_list") + f"?year={self.object.year}&q={self.object.division.code}"
+
+
+class PopulationCreateView(_PopulationEditMixin, ScopedPermissionMixin, CreateView):
+    """Add a figure; 403 without ``geo.add_population``; only divisions where the user may
+    add figures are offered (another is refused as an invalid choice)."""
+
+    action = ADD
+
+    def get_initial(self):
+        initial = super().get_initial()
+        code = self.request.GET.get("division", "")
+        if code:
+            division = divisions_for_population(self.request.user, ADD).filter(code=code.ljust(12, "0")).first()
+            if division is not None:
+                initial["division"] = division.pk
+        return initial
+
+    def save(self, form):
+        data = {f: form.cleaned_data[f] for f in services.POPULATION_FIELDS if f in form.cleaned_data}
+        return services.create_population(user=self.request.user, data=data)
+
+    def success_text(self):
+        p = self.object
+        return _("已录入%(division)s %(year)s 年%(kind)s：%(population)s 人。") % {
+            "division": p.division.name, "year": p.year, "kind": p.get_kind_display(), "population": p.population}
+
+
+class PopulationUpdateView(_PopulationEditMixin, ScopedObjectMixin, UpdateView):
+    """Correct a figure; 404 outside where the user may change figures. The page lists the
+    figure's row history (who changed what, when) and its audit events."""
+
+    action = CHANGE
+
+    def get_base_queryset(self):
+        return Population.objects.select_related("division")
+
+    def save(self, form):
+        data = {f: form.cleaned_data[f] for f in services.POPULATION_FIELDS if f in form.cleaned_data}
+        # The ModelForm has written the input onto self.object while validating: the
+        # service compares against the stored row, locked.
+        figure, changed = services.update_population(
+            user=self.request.user, figure=self.object, data=data, expected=form.cleaned_data.get("loaded") or None)
+        self.changed = changed
+        return figure
+
+    def success_text(self):
+        return _("已保存人口数据的修改。") if self.changed else _("内容未变，未做修改。")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["history"] = list(
+            Population.history.filter(id=self.object.pk).select_related("history_user").order_by("-history_date")[:20]
+        )
+        ctx["events"] = list(
+            AuditEvent.objects.filter(target_type=ContentType.objects.get_for_model(Population),
+                                      target_id=str(self.object.pk)).order_by("-occurred_at")[:20]
+        )
+        return ctx
+
+
+class PopulationExportView(ExportView):
+    """The generic export with the list's filters; unreadable filter values send the user
+    back to the list (which names them) instead of exporting anything."""
+
+    exporter = PopulationExporter
+
+    def get(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            params = request.GET.copy()
+            params.pop("format", None)
+            params.pop("page", None)
+            if has_model_permission(request.user, Population, VIEW) and not population_filterset(
+                    request.user, params).is_valid():
+                messages.error(request, _("筛选条件有误，未导出。"))
+                return redirect(f"{reverse('geo:population_list')}?{params.urlencode()}")
+        return super().get(request, *args, **kwargs)
