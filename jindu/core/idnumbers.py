@@ -132,10 +132,6 @@ def _clean(raw: Any) -> str:
     return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
-def _today() -> date:
-    return local_today()
-
-
 def _check_birth_date(number18: str) -> date:
     try:
         born = ric.get_birth_date(number18)
@@ -145,7 +141,7 @@ def _check_birth_date(number18: str) -> date:
             code="invalid_birth_date",
             params={"value": f"{number18[6:10]}-{number18[10:12]}-{number18[12:14]}"},
         ) from None
-    if born < _EARLIEST_BIRTH_DATE or born > _today():
+    if born < _EARLIEST_BIRTH_DATE or born > local_today():
         raise IdentityNumberError(
             _("身份证号码中的出生日期 %(value)s 不在合理范围内（1900-01-01 至今天）"),
             code="birth_date_out_of_range",
@@ -185,7 +181,7 @@ def _checked(raw: Any) -> IdentityNumberInfo:
         # Imports and bulk writes normalise one number several times (column, form, model,
         # save, history); the checks depend only on the text and today's date (the range
         # check).
-        return _parse_cached(raw, _today())
+        return _parse_cached(raw, local_today())
     return _parse(raw)
 
 
