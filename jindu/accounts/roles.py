@@ -33,9 +33,11 @@ ALL_DOMAIN_VIEW = ("persons.view_*", "enforcement.view_*", "inspections.view_*",
                    "precursors.view_*")
 # An enterprise's own users keep their records (ledger, counts, licences on file) and never
 # see discrepancies, other enterprises or anything else (assigned-only: rows of the
-# enterprises whose account_users they are).
+# enterprises whose account_users they are). They void their own wrong ledger entries
+# until a regulator relies on them (precursors.services.void_entry); supervisors void any.
 ENTERPRISE_SELF = ("precursors.view_chemical", "precursors.view_enterprise", "precursors.view_licence",
                    "precursors.view_licencechemical", "precursors.view_ledgerentry", "precursors.add_ledgerentry",
+                   "precursors.void_own_ledgerentry",
                    "precursors.view_stockbalance", "precursors.view_stockcount", "precursors.add_stockcount",
                    "precursors.view_destruction", "precursors.add_destruction")
 

@@ -101,6 +101,7 @@ class LicenceExporter(Exporter):
         ExportColumn(_("类别"), "chemical.get_category_display"),
         ExportColumn(_("限量（千克）"), "quantity_limit_kg", kind=NUMBER),
         ExportColumn(_("状态"), "licence.get_status_display"),
+        ExportColumn(_("吊销/注销日期"), "licence.revoked_on", kind=DATE),
         ExportColumn(_("备注"), "licence.note"),
     ]
 

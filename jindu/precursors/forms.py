@@ -240,6 +240,22 @@ class StockCountForm(forms.Form):
         style(self)
 
 
+class RevokeForm(forms.Form):
+    """Revoke or cancel a licence (``services.revoke_licence`` checks the date: not in the
+    future, not before the licence's validity starts)."""
+
+    revoked_on = forms.DateField(label=_("吊销/注销日期"), widget=_DATE,
+                                 help_text=_("按决定书载明的日期填写，可早于今天。"),
+                                 error_messages={"required": _("请填写吊销/注销日期（决定书载明的日期）。"),
+                                                 "invalid": _("吊销/注销日期不是有效日期（应为 YYYY-MM-DD）。")})
+    reason = forms.CharField(label=_("吊销/注销原因"), max_length=500,
+                             error_messages={"required": _("请填写吊销/注销原因。")})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        style(self)
+
+
 class VoidForm(forms.Form):
     reason = forms.CharField(label=_("作废原因"), max_length=255,
                              error_messages={"required": _("请填写作废原因。")})

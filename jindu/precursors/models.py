@@ -150,6 +150,9 @@ class Licence(VersionedModel):
     ``chemicals`` lists what it covers, with the quantity limit where one is set
     (:class:`LicenceChemical`). ``counterparty_*`` names the seller (purchase) or the
     consignee (transport) where the document names one. ``valid_until`` is inclusive.
+    ``revoked_on`` is the local date of the decision that revoked or cancelled it (吊销/注销
+    日期, as written on the decision, which may reach Jindu later); set exactly when
+    ``status`` is revoked. From that day on it covers nothing.
     """
 
     enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT,
@@ -166,6 +169,7 @@ class Licence(VersionedModel):
     counterparty_credit_code = models.CharField(_("对方信用代码"), max_length=20, blank=True)
     counterparty_name = models.CharField(_("对方单位"), max_length=200, blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=LicenceStatus.choices, default=LicenceStatus.VALID)
+    revoked_on = models.DateField(_("吊销/注销日期"), null=True, blank=True)
     note = models.TextField(_("备注"), blank=True)
 
     history = HistoricalRecords()
@@ -180,6 +184,10 @@ class Licence(VersionedModel):
             models.UniqueConstraint(fields=["kind", "number"], name="precursors_licence_unique_number"),
             models.CheckConstraint(condition=Q(valid_until__gte=models.F("valid_from")),
                                    name="precursors_licence_valid_range"),
+            # Revoked exactly when a revocation date is on file.
+            models.CheckConstraint(condition=(Q(status=LicenceStatus.REVOKED, revoked_on__isnull=False)
+                                              | (~Q(status=LicenceStatus.REVOKED) & Q(revoked_on__isnull=True))),
+                                   name="precursors_licence_revoked_on_iff_revoked"),
         ]
         indexes = [models.Index(fields=["enterprise", "kind", "valid_until"]), models.Index(fields=["valid_until"])]
 
@@ -252,7 +260,9 @@ class LedgerEntry(models.Model):
     The counterparty is a Jindu enterprise (``counterparty``) when its credit code is
     known, else an outside party by name. ``chemical_raw`` keeps the name as written in
     an imported file. Entries are never edited or deleted: a wrong one is voided
-    (``voided_at`` with a reason), which reverses its effect on the balance.
+    (``voided_at`` with a reason), which reverses its effect on the balance — by a
+    supervisor, or by the enterprise itself while the entry is within the reporting window
+    and no open discrepancy rests on it (:func:`jindu.precursors.services.void_entry`).
     ``reported_on`` is the date a sale was reported to the police (art. 19: Category 1
     within 5 days, Categories 2 and 3 within 30 days).
     """
@@ -305,6 +315,10 @@ class LedgerEntry(models.Model):
         verbose_name = _("出入库台账")
         verbose_name_plural = _("出入库台账")
         ordering = ["-occurred_on", "-id"]
+        # An enterprise's own correction of its entries (``services.void_entry``): void them
+        # within the reporting window while no regulator relies on them. Supervisors void
+        # with ``change_ledgerentry``.
+        permissions = [("void_own_ledgerentry", _("作废本企业登记有误的台账"))]
         constraints = [
             models.CheckConstraint(condition=Q(quantity_kg__gt=0), name="precursors_entry_positive_quantity"),
         ]

@@ -65,7 +65,8 @@ __all__ = [
     "clean_credit_code", "clean_legacy_code",
     "create_enterprise", "update_enterprise", "set_enterprise_accounts",
     "create_licence", "revoke_licence",
-    "post_entry", "post_entries", "void_entry", "record_stock_count", "record_destruction",
+    "post_entry", "post_entries", "VOID_OWN", "voidable_entries", "own_void_refusal", "void_entry",
+    "record_stock_count", "record_destruction",
     "ledger_balance_at",
     "assign_discrepancy", "record_discrepancy_work", "close_discrepancy", "reopen_discrepancy",
 ]
@@ -469,26 +470,55 @@ def create_licence(*, user: Any, enterprise: Enterprise, data: Mapping[str, Any]
     return licence
 
 
-def revoke_licence(*, user: Any, licence: Licence, reason: str) -> Licence:
-    """Mark a licence or filing revoked/cancelled (吊销/注销) with ``reason`` (required,
-    kept in the audit event and appended to the note). Raises ``ValidationError`` when the
-    reason is empty or the licence is already revoked, ``PermissionDenied`` out of scope.
-    One ``precursors.licence_revoked`` event."""
+def revoke_licence(*, user: Any, licence: Licence, revoked_on: date | str, reason: str) -> Licence:
+    """Mark a licence or filing revoked/cancelled (吊销/注销) as of ``revoked_on``, the local
+    date of the decision (a date or ISO text), with ``reason`` (required, kept in the audit
+    event and appended to the note). The decision on paper often reaches Jindu days or
+    weeks later, so the date may lie in the past; it may not lie in the future (a decision
+    not yet taken is not recorded) nor before the licence's ``valid_from`` (nothing was
+    valid then to revoke). From ``revoked_on`` on the licence covers nothing
+    (Regulation arts. 7–22; the reconciliation reads the date).
+
+    Raises ``ValidationError`` (Chinese, by field: ``revoked_on`` missing, unreadable, in
+    the future or before ``valid_from``; ``reason`` empty; already revoked) and
+    ``PermissionDenied`` out of scope; nothing is written then. One
+    ``precursors.licence_revoked`` event.
+    """
     reason = _text(reason)
+    label = str(Licence._meta.get_field("revoked_on").verbose_name)
+    errors: dict[str, list[str]] = {}
+    try:
+        day = _date(revoked_on, label)
+    except ValidationError as exc:
+        errors["revoked_on"] = exc.messages
+        day = None
+    else:
+        if day is None:
+            errors["revoked_on"] = [_("请填写吊销/注销日期（决定书载明的日期）。")]
+        elif day > local_today():
+            errors["revoked_on"] = [_("吊销/注销日期（%(d)s）不能晚于今天（%(t)s）。")
+                                    % {"d": day.isoformat(), "t": local_today().isoformat()}]
     if not reason:
-        raise ValidationError({"reason": _("请填写吊销/注销原因。")})
+        errors["reason"] = [_("请填写吊销/注销原因。")]
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         _require_row(user, licence, CHANGE)
         stored = Licence.objects.select_for_update().get(pk=licence.pk)
         if stored.status == LicenceStatus.REVOKED:
-            raise ValidationError(_("该证照已吊销/注销。"))
+            raise ValidationError(_("该证照已于 %(d)s 吊销/注销。") % {"d": stored.revoked_on.isoformat()})
+        if day < stored.valid_from:
+            raise ValidationError({"revoked_on": [_("吊销/注销日期（%(d)s）不能早于证照有效期起（%(f)s）。")
+                                                  % {"d": day.isoformat(), "f": stored.valid_from.isoformat()}]})
         note = (stored.note + "\n" if stored.note else "") + _("%(d)s 吊销/注销：%(r)s") % {
-            "d": local_today().isoformat(), "r": reason}
+            "d": day.isoformat(), "r": reason}
         _set_history_user(stored, user)
-        updated, _changed = update_versioned(stored, user=user, data={"status": LicenceStatus.REVOKED, "note": note},
-                                             fields=("status", "note"), expected_version=None)
+        updated, _changed = update_versioned(
+            stored, user=user, data={"status": LicenceStatus.REVOKED, "revoked_on": day, "note": note},
+            fields=("status", "revoked_on", "note"), expected_version=None)
         record_event(action="precursors.licence_revoked", target=updated, actor=_actor(user), reason=reason,
-                     changes={"status": [LicenceStatus.VALID, LicenceStatus.REVOKED]})
+                     changes={"status": [LicenceStatus.VALID, LicenceStatus.REVOKED],
+                              "revoked_on": [None, day.isoformat()]})
     return updated
 
 
@@ -813,26 +843,91 @@ def post_entries(*, user: Any, rows: Iterable[Mapping[str, Any]], source: str, i
     return len(entries)
 
 
+#: The action (permission ``precursors.void_own_ledgerentry``) under which an enterprise's
+#: own users void entries of their enterprise (:func:`void_entry`); supervisors void under
+#: ``change``.
+VOID_OWN = "void_own"
+
+
+def voidable_entries(user: Any):
+    """The ledger entries ``user`` may void: those within the user's ``change`` scope
+    (supervisors) and those of the user's own enterprise (``void_own``). Whether an
+    enterprise's void is still allowed (:func:`own_void_refusal`) is decided per entry."""
+    either = None
+    for action in (CHANGE, VOID_OWN):
+        q = scope_q(LedgerEntry, user, action)
+        if q == Q():
+            return LedgerEntry.objects.all()
+        if q is not None:
+            either = q if either is None else either | q
+    if either is None:
+        return LedgerEntry.objects.none()
+    # Through pk__in: OR-ing the enterprise-account join into the jurisdiction filter
+    # would otherwise repeat an entry once per account of its enterprise.
+    return LedgerEntry.objects.filter(pk__in=LedgerEntry.objects.filter(either).values("pk"))
+
+
+def own_void_refusal(entry: LedgerEntry, *, today: date | None = None) -> str | None:
+    """Why the enterprise may no longer void ``entry`` itself (Chinese), or ``None``.
+
+    An enterprise corrects its own wrong entries only until a regulator relies on them:
+    - while the entry is evidence of a discrepancy not yet closed (open or being worked),
+      the regulator is checking it;
+    - after the reporting window of its chemical's category has passed (Regulation art. 19:
+      sales reported to the police within 5 days for Category 1, 30 days for Categories 2
+      and 3, counted from ``occurred_on`` as :func:`jindu.precursors.rules.report_deadline`
+      counts them; the last day to void is that deadline, a local date), the entry is what
+      the enterprise has declared and the police may have acted on.
+    A supervisor voids it then (the enterprise asks its regulator).
+    """
+    from jindu.precursors.rules import REPORT_DEADLINE_DAYS, report_deadline
+
+    if Discrepancy.objects.filter(entries=entry, status__in=(DiscrepancyStatus.OPEN,
+                                                               DiscrepancyStatus.IN_PROGRESS)).exists():
+        # Neutral wording: an enterprise never learns that a discrepancy names its entry.
+        return _("该台账已被监管部门引用，企业不能自行作废，请联系监管部门更正。")
+    category = entry.chemical.category
+    last_day = report_deadline(category, entry.occurred_on)
+    if (today or local_today()) > last_day:
+        return _("该台账发生于 %(d)s，已超过第%(c)s类易制毒化学品的报告时限（%(n)s日，截至 %(last)s；"
+                 "《易制毒化学品管理条例》第十九条），企业不能自行作废，请联系监管部门更正。") % {
+            "d": entry.occurred_on.isoformat(), "c": category, "n": REPORT_DEADLINE_DAYS[category],
+            "last": last_day.isoformat()}
+    return None
+
+
 def void_entry(*, user: Any, entry: LedgerEntry, reason: str) -> LedgerEntry:
     """Void a wrong ledger entry (entries are never edited or deleted): its effect on the
     balance is reversed — voiding an inbound takes it off again (refused if that would make
     the balance negative), voiding an outbound puts it back. ``reason`` is required.
 
-    Needs ``precursors.change_ledgerentry`` in scope (regulators; enterprise users ask
-    their regulator). Raises ``PermissionDenied``, ``ValidationError`` (already voided,
-    no reason, negative balance). One ``precursors.entry_voided`` event. The entry's month
-    in :class:`~jindu.precursors.models.LedgerMonth` is summed again (by :meth:`LedgerEntry.save`).
+    Who: a supervisor with ``precursors.change_ledgerentry`` in scope, at any time; an
+    enterprise's own user (``precursors.void_own_ledgerentry``, entries of their
+    enterprise) as a correction of their own record, unless :func:`own_void_refusal`
+    says a regulator relies on it (evidence of an open discrepancy, or past the
+    reporting window). Raises ``PermissionDenied`` (out of scope: the entry is not
+    reachable), ``ValidationError`` (already voided, no reason, negative balance, an
+    enterprise's void refused). One ``precursors.entry_voided`` event (``by_enterprise``
+    true for an enterprise's own void). The entry's month in
+    :class:`~jindu.precursors.models.LedgerMonth` is summed again (by :meth:`LedgerEntry.save`).
     """
     reason = _text(reason)
     if not reason:
         raise ValidationError({"reason": _("请填写作废原因。")})
     with transaction.atomic():
-        _require_row(user, entry, CHANGE)
+        by_enterprise = False
+        if user is not None and not LedgerEntry.objects.restrict(user, CHANGE).filter(pk=entry.pk).exists():
+            _require_row(user, entry, VOID_OWN)
+            by_enterprise = True
         balances = _lock_balances([(entry.enterprise_id, entry.chemical_id)])
         row = LedgerEntry.objects.select_for_update().select_related("chemical").get(pk=entry.pk)
         if row.voided_at is not None:
             raise ValidationError(_("该台账已于 %(t)s 作废。") % {
                 "t": f"{timezone.localtime(row.voided_at):%Y-%m-%d %H:%M}"})
+        if by_enterprise:
+            refusal = own_void_refusal(row)
+            if refusal:
+                raise ValidationError(refusal)
         balance = balances[(row.enterprise_id, row.chemical_id)]
         delta = -_signed(row.direction, row.quantity_kg)
         new = balance.quantity_kg + delta
@@ -845,9 +940,12 @@ def void_entry(*, user: Any, entry: LedgerEntry, reason: str) -> LedgerEntry:
         row.save(update_fields=["voided_at", "void_reason"])
         balance.quantity_kg = new
         balance.save(update_fields=["quantity_kg", "updated_at"])
+        changes = {"quantity_kg": str(row.quantity_kg), "direction": row.direction,
+                   "balance_kg": [str(new - delta), str(new)]}
+        if by_enterprise:
+            changes["by_enterprise"] = True
         record_event(action="precursors.entry_voided", target=row, actor=_actor(user), reason=reason,
-                     changes={"quantity_kg": str(row.quantity_kg), "direction": row.direction,
-                              "balance_kg": [str(new - delta), str(new)]})
+                     changes=changes)
     return row
 
 

@@ -3,13 +3,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from jindu.core.timeutils import due_status
+from jindu.core.timeutils import due_status, local_today
 from jindu.precursors import selectors
 from jindu.precursors.choices import Direction, DiscrepancySeverity, DiscrepancyStatus, QuantityUnit, RiskLevel
 from jindu.precursors.models import Discrepancy, Enterprise, LedgerEntry
+from jindu.precursors.rules import report_deadline
 
 RISK_CSS = {RiskLevel.HIGH: "text-bg-danger", RiskLevel.MEDIUM: "text-bg-warning", RiskLevel.LOW: "text-bg-light border"}
 STATUS_CSS = {DiscrepancyStatus.OPEN: "text-bg-danger", DiscrepancyStatus.IN_PROGRESS: "text-bg-warning",
@@ -137,15 +139,36 @@ class LedgerTable(tables.Table):
     permit_number = tables.Column(verbose_name=_("许可/备案编号"), orderable=False)
     source = tables.Column(verbose_name=_("来源"), attrs={"td": {"class": "text-nowrap small"}})
     state = tables.Column(verbose_name=_("状态"), empty_values=(), orderable=False)
+    void = tables.Column(verbose_name=_("操作"), empty_values=(), orderable=False, accessor="pk",
+                         attrs={"td": {"class": "text-nowrap"}})
 
     class Meta:
         model = LedgerEntry
         fields = ("occurred_on", "chemical", "direction", "quantity_kg", "balance_after_kg",
-                  "counterparty", "document_number", "permit_number", "source", "state")
+                  "counterparty", "document_number", "permit_number", "source", "state", "void")
         attrs = {"class": "table table-sm table-hover align-middle", "data-testid": "ledger-table",
                  "th": {"class": "text-nowrap"}}
         empty_text = _("没有台账记录。")
         order_by = ("-occurred_on",)
+
+    def __init__(self, *args, void: str = "", **kwargs):
+        """``void``: "" (no 作废 column), ``"any"`` (a supervisor: every entry not voided)
+        or ``"own"`` (an enterprise's own user: entries still within the reporting window,
+        :func:`jindu.precursors.services.own_void_refusal`)."""
+        self.void_mode = void
+        if not void:
+            kwargs["exclude"] = (*(kwargs.get("exclude") or ()), "void")
+        super().__init__(*args, **kwargs)
+
+    def render_void(self, record):
+        if record.voided_at:
+            return "—"
+        if self.void_mode == "own" and local_today() > report_deadline(record.chemical.category, record.occurred_on):
+            return format_html('<span class="small text-body-secondary" title="{}">{}</span>',
+                               _("已超过报告时限，请联系监管部门更正"), _("不可自行作废"))
+        url = reverse("precursors:entry_detail", args=[record.pk]) + "#void"
+        return format_html('<a class="btn btn-sm btn-outline-danger py-0" href="{}" data-testid="void-link">{}</a>',
+                           url, _("作废"))
 
     def render_direction(self, record):
         css = "text-bg-success" if record.direction == Direction.IN else "text-bg-secondary"

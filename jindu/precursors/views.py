@@ -51,6 +51,7 @@ from jindu.precursors.forms import (
     LicenceForm,
     LicenceLineFormSet,
     ReopenForm,
+    RevokeForm,
     StockCountForm,
     VoidForm,
     WorkForm,
@@ -339,6 +340,7 @@ class EnterpriseDetailView(_NavMixin, ScopedObjectMixin, AccessLogMixin, DetailV
         ctx["can_post"] = selectors.enterprises_where(user, LedgerEntry, ADD).filter(pk=e.pk).exists()
         ctx["can_count"] = selectors.enterprises_where(user, StockCount, ADD).filter(pk=e.pk).exists()
         ctx["can_revoke"] = has_model_permission(user, Licence, CHANGE)
+        ctx["today"] = today
         ctx["licence_export_url"] = reverse("precursors:licence_export")
         return ctx
 
@@ -483,13 +485,16 @@ class _ActionView(RecordActionView):
 
 
 class LicenceRevokeView(_ActionView):
+    """Revoke or cancel a licence as of the decision's date (``revoked_on``, may be past)."""
+
     model = Licence
     action = CHANGE
+    form_class = RevokeForm
 
     def act(self, licence, data):
-        reason = self.request.POST.get("reason", "")
-        return self.run(lambda: services.revoke_licence(user=self.request.user, licence=licence, reason=reason),
-                        _("证照已标记为吊销/注销。"))
+        return self.run(lambda: services.revoke_licence(user=self.request.user, licence=licence,
+                                                        revoked_on=data["revoked_on"], reason=data["reason"]),
+                        lambda lic: _("%(l)s 已标记为吊销/注销（%(d)s）。") % {"l": lic, "d": lic.revoked_on})
 
     def back_url(self, licence, result=None):
         return reverse("precursors:enterprise_detail", args=[licence.enterprise_id])
@@ -513,6 +518,16 @@ class EnterpriseLedgerView(_NavMixin, ScopedPermissionMixin, SingleTableMixin, F
 
     def get_queryset(self):
         return selectors.ledger_for(self.request.user, enterprise=self.enterprise)
+
+    def get_table_kwargs(self):
+        # The 作废 column for whoever may void entries of this enterprise: its supervisors,
+        # and its own users for their corrections (the entry page says when one is refused).
+        user, e = self.request.user, self.enterprise
+        if LedgerEntry.objects.restrict(user, CHANGE).filter(enterprise=e).exists():
+            return {"void": "any"}
+        if LedgerEntry.objects.restrict(user, services.VOID_OWN).filter(enterprise=e).exists():
+            return {"void": "own"}
+        return {}
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -596,8 +611,15 @@ class EntryDetailView(_NavMixin, ScopedObjectMixin, DetailView):
         ctx["balance_after"] = kg_text(entry.balance_after_kg)
         ctx["counterparty_visible"] = (entry.counterparty_id is not None and selectors.enterprises_for(user).filter(
             pk=entry.counterparty_id).exists())
-        ctx["can_void"] = entry.voided_at is None and LedgerEntry.objects.restrict(user, CHANGE).filter(
-            pk=entry.pk).exists()
+        ctx["can_void"] = False
+        if entry.voided_at is None:
+            if LedgerEntry.objects.restrict(user, CHANGE).filter(pk=entry.pk).exists():
+                ctx["can_void"] = True
+            elif LedgerEntry.objects.restrict(user, services.VOID_OWN).filter(pk=entry.pk).exists():
+                # The enterprise's own correction: allowed until a regulator relies on the entry.
+                ctx["void_refusal"] = services.own_void_refusal(entry)
+                ctx["can_void"] = ctx["void_refusal"] is None
+                ctx["own_void"] = True
         ctx["void_form"] = VoidForm()
         if selectors.may_view_discrepancies(user):
             ctx["discrepancies"] = list(selectors.discrepancies_for(user).filter(entries=entry).order_by("-id"))
@@ -605,9 +627,22 @@ class EntryDetailView(_NavMixin, ScopedObjectMixin, DetailView):
 
 
 class EntryVoidView(_ActionView):
+    """Void an entry: supervisors (``change``) any in scope; an enterprise's own users
+    (``void_own``) their enterprise's, with the service's limits."""
+
     model = LedgerEntry
     action = CHANGE
     form_class = VoidForm
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if (user.is_authenticated and not has_model_permission(user, LedgerEntry, CHANGE)
+                and has_model_permission(user, LedgerEntry, services.VOID_OWN)):
+            self.action = services.VOID_OWN
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return services.voidable_entries(self.request.user)
 
     def act(self, entry, data):
         return self.run(lambda: services.void_entry(user=self.request.user, entry=entry, reason=data["reason"]),

@@ -72,8 +72,8 @@ class LicenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Licence
         fields = ["id", "enterprise", "kind", "number", "number_raw", "issuer", "issuer_raw", "issued_on", "valid_from",
-                  "valid_until", "one_trip", "counterparty_credit_code", "counterparty_name", "status", "note", "lines",
-                  "version", "created_at", "updated_at"]
+                  "valid_until", "one_trip", "counterparty_credit_code", "counterparty_name", "status", "revoked_on",
+                  "note", "lines", "version", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -188,6 +188,18 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, label=_("原因"))
+
+
+class RevokeSerializer(serializers.Serializer):
+    """Body of ``POST /api/precursor-licences/{id}/revoke/`` (``services.revoke_licence``):
+    the decision's local date (past dates accepted, not future, not before ``valid_from``)
+    and the reason."""
+
+    revoked_on = serializers.DateField(label=_("吊销/注销日期"), error_messages={
+        "required": _("请填写吊销/注销日期（决定书载明的日期）。"),
+        "null": _("请填写吊销/注销日期（决定书载明的日期）。"),
+        "invalid": _("吊销/注销日期不是有效日期（应为 YYYY-MM-DD）。")})
+    reason = serializers.CharField(max_length=500, label=_("原因"))
 
 
 class AssignSerializer(serializers.Serializer):

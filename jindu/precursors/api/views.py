@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from jindu.core.api import AccessLogListMixin, Conflict, ScopedViewSetMixin
 from jindu.core.models import StaleEditError
-from jindu.core.scope import CHANGE, VIEW
+from jindu.core.scope import CHANGE, VIEW, has_model_permission
 from jindu.core.timeutils import local_today
 from jindu.org.api.views import _WithinFilterSet
 from jindu.org.filtersets import StrictBooleanFilter
@@ -45,6 +45,7 @@ from jindu.precursors.api.serializers import (
     LicenceSerializer,
     ReasonSerializer,
     ReopenSerializer,
+    RevokeSerializer,
     StockBalanceSerializer,
     StockCountCreateSerializer,
     StockCountSerializer,
@@ -185,13 +186,16 @@ class LicenceViewSet(_ServiceErrors, ScopedViewSetMixin, mixins.CreateModelMixin
         row = Licence.objects.restrict(request.user, VIEW).prefetch_related("lines__chemical").get(pk=licence.pk)
         return Response(LicenceSerializer(row).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses={200: LicenceSerializer})
+    @extend_schema(request=RevokeSerializer, responses={200: LicenceSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
+        """标记吊销/注销：``revoked_on`` 为决定书载明的日期（可早于今天，不得晚于今天或早于有效期起），``reason`` 为原因。"""
         licence = self.get_object()
-        body = ReasonSerializer(data=request.data)
+        body = RevokeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        row = _services().revoke_licence(user=request.user, licence=licence, reason=body.validated_data["reason"])
+        row = _services().revoke_licence(user=request.user, licence=licence,
+                                         revoked_on=body.validated_data["revoked_on"],
+                                         reason=body.validated_data["reason"])
         return Response(LicenceSerializer(row).data)
 
 
@@ -219,14 +223,28 @@ class LedgerEntryFilterSet(django_filters.FilterSet):
 class LedgerEntryViewSet(_ServiceErrors, ScopedViewSetMixin, mixins.CreateModelMixin,
                          viewsets.ReadOnlyModelViewSet):
     """出入库台账。``POST`` 登记一笔（按录入单位换算为千克；出库不得使结存为负数）；
-    台账不能修改或删除（405），登记有误的用 ``void`` 作废（冲回结存）。"""
+    台账不能修改或删除（405），登记有误的用 ``void`` 作废（冲回结存）：监管部门可作废辖区内的台账；
+    企业用户可在报告时限内（第一类5日，第二、三类30日）作废本企业登记有误的台账，正被核查的除外。"""
 
     queryset = LedgerEntry.objects.select_related("chemical")
     serializer_class = LedgerEntrySerializer
     filterset_class = LedgerEntryFilterSet
     search_fields = ["document_number", "permit_number", "counterparty_name"]
     ordering_fields = ["occurred_on", "recorded_at", "id"]
-    scope_actions = {"void": CHANGE}
+
+    @property
+    def scope_actions(self):
+        # ``void``: supervisors under ``change``; an enterprise's own users under ``void_own``
+        # (services.void_entry decides whether their void is still allowed).
+        user = getattr(getattr(self, "request", None), "user", None)
+        if user is not None and not has_model_permission(user, LedgerEntry, CHANGE):
+            return {"void": _services().VOID_OWN}
+        return {"void": CHANGE}
+
+    def get_queryset(self):
+        if getattr(self, "action", None) == "void":
+            return _services().voidable_entries(self.request.user).select_related("chemical")
+        return super().get_queryset()
 
     @extend_schema(request=LedgerEntryCreateSerializer, responses={201: LedgerEntrySerializer})
     def create(self, request, *args, **kwargs):

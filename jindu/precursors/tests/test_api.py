@@ -84,7 +84,8 @@ def test_licence_create_with_lines_and_revoke(regulator, firm):
     assert reversed_.status_code == 400 and "valid_until" in reversed_.json()["errors"]
     revoke = reverse("api:precursorlicence-revoke", args=[data["id"]])
     assert client.post(revoke, {}, format="json").status_code == 400
-    assert client.post(revoke, {"reason": "企业注销"}, format="json").json()["status"] == "revoked"
+    assert client.post(revoke, {"reason": "企业注销", "revoked_on": "2026-01-05"},
+                       format="json").json()["status"] == "revoked"
     expiring = client.get(reverse("api:precursorlicence-list"), {"expiring_within": 30}).json()
     assert data["id"] not in [r["id"] for r in expiring["results"]]
 

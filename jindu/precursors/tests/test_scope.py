@@ -146,11 +146,15 @@ def test_enterprise_user_api_writes_only_for_its_enterprise(two):
     ok = client.post(reverse("api:ledgerentry-list"), {**body, "enterprise": mine.pk}, format="json")
     assert ok.status_code == 201, ok.content
     assert ok.json()["balance_after_kg"] == "35.000" and ok.json()["source"] == "api"
-    # It may not change its enterprise record, nor void entries.
+    # It may not change its enterprise record; it voids its own recent entry, never another's.
     detail = reverse("api:precursorenterprise-detail", args=[mine.pk])
     assert client.patch(detail, {"name": "改名", "version": 1}, format="json").status_code == 403
+    theirs = LedgerEntry.objects.get(enterprise=other)
+    assert client.post(reverse("api:ledgerentry-void", args=[theirs.pk]), {"reason": "x"},
+                       format="json").status_code == 404
+    assert LedgerEntry.objects.get(pk=theirs.pk).voided_at is None
     assert client.post(reverse("api:ledgerentry-void", args=[ok.json()["id"]]), {"reason": "x"},
-                       format="json").status_code == 403
+                       format="json").status_code == 200
 
 
 def test_enterprise_user_count_for_another_enterprise_refused_on_page(two, client):
