@@ -46,4 +46,10 @@ src=$WORK/echarts/package
 cp "$src/dist/echarts.min.js" "$d/"
 cp "$src/LICENSE" "$src/NOTICE" "$d/"
 
+v=$(fetch tom-select); d=$VENDOR/tom-select-$v; mkdir -p "$d/css" "$d/js"
+src=$WORK/tom-select/package
+cp "$src/dist/css/tom-select.bootstrap5.min.css" "$src/dist/css/tom-select.bootstrap5.min.css.map" "$d/css/"
+cp "$src/dist/js/tom-select.complete.min.js" "$src/dist/js/tom-select.complete.min.js.map" "$d/js/"
+cp "$src/LICENSE" "$d/"
+
 find "$VENDOR" -type f | sort

@@ -14,8 +14,8 @@ from jindu.enforcement.services import (
     SUSPECT_FIELDS,
 )
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.org.choices import UnitKind
-from jindu.org.forms import DivisionChoiceField
 from jindu.org.models import Unit
 from jindu.substances.models import Substance
 
@@ -182,7 +182,7 @@ class CaseStatisticsForm(forms.Form):
 
     date_from = forms.DateField(label=_("起始日期"), widget=_DATE)
     date_to = forms.DateField(label=_("截止日期"), widget=_DATE)
-    district = forms.ModelChoiceField(label=_("区县"), queryset=None, required=False, empty_label=_("全部"))
+    district = DivisionChoiceField(label=_("区县"), queryset=None, required=False, empty_label=_("全部"))
     kind = forms.ChoiceField(label=_("案件类别"), required=False)
     substance = forms.ModelChoiceField(label=_("毒品种类"), queryset=None, required=False, empty_label=_("全部"))
     campaign = forms.ModelChoiceField(label=_("专项行动"), queryset=None, required=False, empty_label=_("全部"))

@@ -1,4 +1,6 @@
-"""Grid forms: one validation path for the village page, the API-free import and manual entry."""
+"""The division pickers every app's forms use (:class:`DivisionChoiceField`,
+:class:`DivisionMultipleChoiceField`); grid and population forms: one validation path for
+the pages, the imports and manual entry."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from jindu.core.scope import ADD, CHANGE
 from jindu.core.text import normalize_text
 from jindu.geo.choices import Level
-from jindu.geo.models import Division, Population
+from jindu.geo.models import Division, Population, short_code_for
 from jindu.geo.services import (
     GRID_NAME_MAX,
     check_grid_code,
@@ -26,9 +28,53 @@ def villages_for_grids(user: Any):
     return Division.objects.restrict(user, ADD).filter(level=Level.VILLAGE, is_active=True)
 
 
-class VillageChoiceField(forms.ModelChoiceField):
+def division_label(division: Division) -> str:
+    """How a division is named in every division picker: its parent, then itself, then its
+    code as long as its level needs — ``"府城街道 · 红城湖社区（460107001001）"``,
+    ``"琼山区 · 府城街道（460107001）"``, ``"红城湖社区 · 第一网格（460107001001-01）"``.
+
+    The parent tells same-named villages (or towns) apart; the code is what users type to
+    find one. Reads ``division.parent`` — select it with the division (the fields below
+    do) or each label costs a query.
+    """
+    parent = division.parent if division.parent_id else None
+    name = f"{parent.name} · {division.name}" if parent is not None else division.name
+    return f"{name}（{short_code_for(division.code, division.level)}）"
+
+
+class _DivisionChoices:
+    """What the division pickers share: labels from :func:`division_label`, the parents
+    fetched in the same query as the choices, and ``data-searchable`` on the widget so
+    ``jindu/static/jindu/searchable-select.js`` lets users type a name or a code (a plain
+    ``<select>`` without JavaScript). The queryset — the form's scoping — is used as given."""
+
+    def _set_queryset(self, queryset):
+        if queryset is not None:
+            queryset = queryset.select_related("parent")
+        super()._set_queryset(queryset)
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
     def label_from_instance(self, obj):
-        return f"{obj.name}（{obj.code}）"
+        return division_label(obj)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        if isinstance(widget, forms.Select):
+            attrs.update({
+                "data-searchable": "",
+                "data-searchable-placeholder": _("输入名称或区划代码查找"),
+                "data-searchable-empty": _("没有匹配的区划"),
+            })
+        return attrs
+
+
+class DivisionChoiceField(_DivisionChoices, forms.ModelChoiceField):
+    """One division, chosen from the form's queryset (see :class:`_DivisionChoices`)."""
+
+
+class DivisionMultipleChoiceField(_DivisionChoices, forms.ModelMultipleChoiceField):
+    """Several divisions, chosen from the form's queryset (see :class:`_DivisionChoices`)."""
 
 
 class GridForm(forms.ModelForm):
@@ -38,7 +84,7 @@ class GridForm(forms.ModelForm):
     The writes go through :mod:`jindu.geo.services`, which re-checks everything under lock.
     """
 
-    parent = VillageChoiceField(queryset=Division.objects.none(), label=_("村居"))
+    parent = DivisionChoiceField(queryset=Division.objects.none(), label=_("村居"))
     name = forms.CharField(label=_("网格名称"), max_length=GRID_NAME_MAX)
     code = forms.CharField(
         label=_("网格编码"), required=False, max_length=32,
@@ -120,11 +166,6 @@ def divisions_for_population(user: Any, action: str = ADD):
     return divisions_where(user, Population, action).exclude(level=Level.GRID).filter(is_active=True)
 
 
-class DivisionCodeChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.name}（{obj.code}）"
-
-
 class PopulationForm(forms.ModelForm):
     """One population figure (division × year × kind) with its source; the page's form and
     every import row's validation (:class:`jindu.geo.importers.PopulationImporter`).
@@ -134,7 +175,7 @@ class PopulationForm(forms.ModelForm):
     last guard, turned into the same message by :func:`jindu.geo.services.create_population`).
     """
 
-    division = DivisionCodeChoiceField(
+    division = DivisionChoiceField(
         queryset=Division.objects.none(), label=_("区划"),
         error_messages={"required": _("请选择区划。"),
                         "invalid_choice": _("所选区划不存在，或不在您可以录入人口数据的范围内。")},

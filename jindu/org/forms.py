@@ -4,20 +4,11 @@ from django.utils.translation import gettext_lazy as _
 from jindu.core.scope import ADD, VIEW
 from jindu.core.views.mixins import VersionField, divisions_where
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField, DivisionMultipleChoiceField
 from jindu.geo.models import Division
 from jindu.org.choices import CommissionRole
 from jindu.org.models import Pairing, Unit
 from jindu.org.services import UNIT_FIELDS
-
-
-class DivisionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return "\u3000" * max(obj.depth - 2, 0) + f"{obj.name}（{obj.code}）"
-
-
-class DivisionMultipleChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        return "\u3000" * max(obj.depth - 3, 0) + obj.name
 
 
 class UnitForm(forms.ModelForm):

@@ -13,6 +13,7 @@ from jindu.core.scope import ADD, CHANGE
 from jindu.core.timeutils import local_today
 from jindu.core.views.mixins import VersionField, divisions_where
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.geo.models import Division
 from jindu.persons.choices import ScreeningOutcome
 from jindu.persons.models import Person, ScreeningRound
@@ -36,12 +37,6 @@ def style(form: forms.BaseForm) -> None:
 def date_field(label, *, required: bool = True, initial_today: bool = True) -> forms.DateField:
     return forms.DateField(label=label, required=required, widget=DATE_WIDGET,
                            initial=local_today if initial_today else None)
-
-
-class DivisionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        parent = obj.parent.name if obj.parent_id else ""
-        return f"{parent} · {obj.name}" if parent else obj.name
 
 
 class StyledForm(forms.Form):

@@ -18,6 +18,7 @@ from jindu.core.scope import VIEW
 from jindu.core.timeutils import local_today, parse_period, year_period
 from jindu.core.views.mixins import ScopedPermissionMixin
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.geo.models import Division
 from jindu.persons import indicators
 from jindu.persons.choices import CURRENT_USER_STATUSES, Status
@@ -29,11 +30,6 @@ STATUS_COLUMNS = (Status.COMMUNITY_DRUG_REHAB, Status.COMMUNITY_REHAB, Status.IS
 DRUG_ROWS = 12
 #: Divisions named in the "no population figure" notice before it says "等 N 个".
 MISSING_NAMES = 10
-
-
-class DivisionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"— {obj.name}" if obj.level == Level.TOWN else obj.name
 
 
 class StatisticsForm(forms.Form):
