@@ -3,13 +3,14 @@ from django.utils.translation import gettext_lazy as _
 
 from jindu.accounts import selectors
 from jindu.accounts.models import Role
+from jindu.geo.forms import DivisionChoiceField
 from jindu.geo.models import Division
 from jindu.org.models import Unit
 
 
 class GrantForm(forms.Form):
     role = forms.ModelChoiceField(label=_("角色"), queryset=Role.objects.none())
-    division = forms.ModelChoiceField(label=_("管辖区划"), queryset=Division.objects.none())
+    division = DivisionChoiceField(label=_("管辖区划"), queryset=Division.objects.none())
     note = forms.CharField(label=_("备注"), max_length=255, required=False)
 
     def __init__(self, *args, actor, **kwargs):
@@ -17,7 +18,6 @@ class GrantForm(forms.Form):
         # Only roles the actor could grant somewhere; the service still decides per division.
         self.fields["role"].queryset = selectors.grantable_roles(actor)
         self.fields["division"].queryset = selectors.grant_divisions(actor).order_by("path")
-        self.fields["division"].label_from_instance = lambda d: f"{'　' * max(d.depth - 2, 0)}{d.name}（{d.code}）"
 
 
 class RevokeForm(forms.Form):

@@ -25,6 +25,7 @@ from jindu.core.idnumbers import DocumentType, IdentityNumberError, normalize_do
 from jindu.core.scope import VIEW
 from jindu.core.timeutils import local_today
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.geo.models import Division
 from jindu.persons.choices import Status, Tier
 from jindu.persons.models import DueItem, Person
@@ -98,18 +99,13 @@ def _substances(request):
     return substances_for(request.user)
 
 
-class DivisionFilterField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return ("\u3000" if obj.level == Level.TOWN else "") + obj.name
-
-
 class WorkerFilterField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.full_name or obj.username
 
 
 class DivisionFilter(django_filters.ModelChoiceFilter):
-    field_class = DivisionFilterField
+    field_class = DivisionChoiceField
 
 
 class WorkerFilter(django_filters.ModelChoiceFilter):

@@ -14,6 +14,7 @@ from jindu.core.scope import ADD, VIEW
 from jindu.core.timeutils import local_today
 from jindu.core.views.mixins import VersionField, divisions_where
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.geo.models import Division
 from jindu.org.models import Unit
 from jindu.persons.choices import AssistanceKind, ContactKind, EventKind, EventSource, Sex, TestResult, Tier
@@ -33,12 +34,6 @@ def style(form: forms.BaseForm) -> None:
             widget.attrs.setdefault("class", "form-select")
         elif not isinstance(widget, forms.HiddenInput):
             widget.attrs.setdefault("class", "form-control")
-
-
-class DivisionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        parent = obj.parent.name if obj.parent_id else ""
-        return f"{parent} · {obj.name}" if parent else obj.name
 
 
 class WorkerChoiceField(forms.ModelChoiceField):

@@ -10,6 +10,7 @@ from jindu.core.scope import VIEW
 from jindu.core.timeutils import local_today
 from jindu.core.views.mixins import VersionField, divisions_where
 from jindu.geo.choices import Level
+from jindu.geo.forms import DivisionChoiceField
 from jindu.workforce.choices import IN_POST_STATUSES, LeavingKind, RenewalDecision
 from jindu.workforce.conf import workforce_settings
 from jindu.workforce.models import ContractPeriod, Meeting, Team, TrainingRecord, Worker
@@ -35,6 +36,7 @@ class TeamForm(_Bootstrap, forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name", "kind", "parent", "division", "leader", "is_active"]
+        field_classes = {"division": DivisionChoiceField}
 
     def __init__(self, *args, user=None, action="add", **kwargs):
         super().__init__(*args, **kwargs)
