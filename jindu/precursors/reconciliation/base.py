@@ -22,6 +22,11 @@ WHOLE_HISTORY = date(1, 1, 1)
 COVER_TABLE = "recon_cover"  # licence lines flattened per activity with effective validity
 COVER_WORK_TABLE = "recon_cover_work"  # the same on PostgreSQL: unlogged, one run at a time (advisory lock)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
+PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
+#: The entry columns the pass keeps (alias ``e`` in a check, the pass table's own names after).
+PASS_COLUMNS = ("id", "enterprise_id", "chemical_id", "counterparty_id", "counterparty_name",
+                "counterparty_credit_code", "occurred_on", "direction", "quantity_kg", "transport_permit_number",
+                "reported_on")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,43 @@ def rule(code: str, *, title: Any, basis: Any, severity: str = DiscrepancySeveri
             raise ValueError(f"reconciliation rule {code!r} registered twice")
         RULES[code] = Rule(code=code, title=title, basis=basis, severity=str(severity), func=func,
                            group=func.__module__.rsplit(".", 1)[-1])
+        return func
+
+    return register
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """One rule's test of a single ledger entry, evaluated for every entry in the engine's one
+    shared pass over the ledger (:func:`jindu.precursors.reconciliation.engine._build_pass`),
+    which keeps the entries some check flags in :data:`PASS_TABLE` with a 0/1 column
+    ``flag`` per check; the rule then reads its flagged entries from there.
+
+    ``condition``: SQL true when entry ``e`` (live: not voided, dated up to ``as_of``)
+    offends, over ``e`` and the aliases of ``joins``; the reconciliation date as
+    :attr:`Context.as_of_sql` (no parameters). ``joins``: the ``LEFT JOIN`` clauses it
+    needs, each only ever tested for *whether* it found a row (``alias.col IS NULL``), so
+    the rows one entry fans out to all carry the same flags (the pass keeps one row per
+    entry); identical clauses of two checks are joined once.
+    """
+
+    flag: str
+    condition: str
+    joins: tuple[str, ...] = ()
+
+
+#: Entry-level checks by flag, in registration order. Filled by :func:`ledger_check`.
+LEDGER_CHECKS: dict[str, Callable[["Context"], LedgerCheck]] = {}
+
+
+def ledger_check(flag: str):
+    """Decorator registering ``func(ctx) -> LedgerCheck`` as the check ``flag`` of the shared
+    ledger pass (see :class:`LedgerCheck`)."""
+
+    def register(func: Callable[["Context"], LedgerCheck]) -> Callable:
+        if flag in LEDGER_CHECKS or flag in PASS_COLUMNS:
+            raise ValueError(f"ledger check {flag!r} registered twice")
+        LEDGER_CHECKS[flag] = func
         return func
 
     return register
@@ -238,6 +280,11 @@ class Context:
         return self.date_param(self.as_of - timedelta(days=EXPIRY_GRACE_DAYS))
 
     @property
+    def as_of_sql(self) -> str:
+        """The reconciliation date as an SQL literal (a date on PostgreSQL, ISO text on SQLite)."""
+        return f"DATE '{self.as_of.isoformat()}'" if self.pg else f"'{self.as_of.isoformat()}'"
+
+    @property
     def as_of_param(self) -> Any:
         return self.as_of if self.pg else self.as_of.isoformat()
 
@@ -306,7 +353,8 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE"]
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE", "PASS_TABLE",
+           "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 
 #: At most this many entries are linked as a finding's evidence (the details keep the count).

@@ -12,12 +12,20 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
    every posting and void keeps in step, so no run re-reads the ledger for it. An
    incremental run first fills ``recon_scope`` with the pairs to check, and every pass
    is driven from it through the (enterprise, chemical, occurred_on) index.
-2. *Rules* (:data:`RULES`): each rule group is one set-based query (hash anti-joins,
-   window functions) returning only offending rows; each becomes a :class:`Finding`,
-   buffered in the temporary ``recon_found`` table — the read phase takes no write lock.
-   Work shared: the month pass feeds four rules, one pass over outbound entries feeds
-   the sale and report rules, one self anti-join feeds the three matching rules.
-3. *Write phase*, one transaction: findings upserted by ``(rule, fingerprint)`` in
+2. *The ledger pass* (``recon_pass``, :func:`_build_pass`): the ledger is read once for
+   every rule that judges entries one by one — purchases and transport without cover,
+   sales to unlicensed buyers, late sale reports, transfers without their other side.
+   Each of those rules registers its entry test (a
+   :class:`~jindu.precursors.reconciliation.base.LedgerCheck`, next to the rule); one
+   statement evaluates them all on each entry (hash left joins to the cover and to the
+   counterparties' ledgers, in parallel on PostgreSQL) and keeps the entries some test
+   flags, a 0/1 column per test.
+3. *Rules* (:data:`RULES`): each rule group is one set-based query returning only
+   offending rows (from the ledger pass, or from the month table and the ledger's
+   indexes); each becomes a :class:`Finding`, buffered in the temporary ``recon_found``
+   table — the read phase takes no write lock. Work shared: the month table feeds four
+   rules, the ledger pass five rule functions (eight rules).
+4. *Write phase*, one transaction: findings upserted by ``(rule, fingerprint)`` in
    batches (new ones created with their evidence; open ones refreshed and marked
    ``still_detected``; closed ones never touched, so never reopened); open discrepancies
    of the checked pairs that no rule found any more get ``still_detected = False``; one
@@ -40,17 +48,20 @@ from datetime import date
 from typing import Any, Callable, Iterable
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from jindu.core.audit import record_event
-from jindu.core.timeutils import local_date, local_today
-from jindu.precursors.choices import DiscrepancyStatus, LicenceStatus
-from jindu.precursors.models import Discrepancy, LedgerEntry, Licence, ReconciliationRun
+from jindu.core.timeutils import local_today
+from jindu.precursors.choices import DiscrepancyStatus
+from jindu.precursors.models import Discrepancy, LedgerEntry, ReconciliationRun
 from jindu.precursors.reconciliation import codes, months
 from jindu.precursors.reconciliation.base import (
+    LEDGER_CHECKS,
     MONTH_TABLE,
+    PASS_COLUMNS,
+    PASS_TABLE,
     RULES,
     SCOPE_TABLE,
     WHOLE_HISTORY,
@@ -137,6 +148,8 @@ def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | No
         if not ctx.scoped:
             pairs = next(ctx.rows(f"SELECT COUNT(*) FROM {MONTH_TABLE} WHERE opening IS NULL"))[0]
         lap("aggregate")
+        _build_pass(ctx)
+        lap("ledger_pass")
         _create_found(ctx)
         funcs = list(dict.fromkeys(r.func for r in RULES.values()))
         for i, func in enumerate(funcs, 1):
@@ -170,7 +183,7 @@ def _clean_up(ctx: Context) -> None:
     must not hide the original error."""
     statements = [(f"DROP TABLE IF EXISTS {t}", []) for t in _work_tables(ctx)]
     if ctx.pg:
-        statements += [("RESET work_mem", []), ("RESET jit", []),
+        statements += [("RESET work_mem", []), ("RESET jit", []), ("RESET enable_mergejoin", []),
                        ("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])]
     try:
         _drop_month(ctx)
@@ -192,8 +205,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
-    return (FOUND_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix",
-            "recon_revoked")
+    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix")
 
 
 def _drop_month(ctx: Context) -> None:
@@ -290,8 +302,7 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
 def _build_cover(ctx: Context) -> None:
     """``recon_cover``: one row per licence line and activity its kind covers for the
     chemical's category (:data:`jindu.precursors.rules.LICENCE_KIND_RULES`); a revoked
-    licence stops covering on the local date it was revoked (first history record in
-    status revoked; its last change where there is no history)."""
+    licence stops covering on its ``revoked_on`` (the local date of the decision)."""
     kind = "UNLOGGED" if ctx.pg else "TEMP"
     ctx.execute(f"CREATE {kind} TABLE {ctx.cover} (activity varchar(16) NOT NULL, licence_id bigint NOT NULL, "
                 f"enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, number varchar(80) NOT NULL, "
@@ -312,19 +323,9 @@ def _build_cover(ctx: Context) -> None:
     whens = " ".join(
         f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
         for kind, r in LICENCE_KIND_RULES.items())
-    # Revoked licences cover through the day before the revocation: their last days in a
-    # small table joined into the one INSERT (not an UPDATE per licence over the cover).
-    revoked = dict(Licence.objects.filter(status=LicenceStatus.REVOKED).values_list("pk", "updated_at"))
-    ctx.execute("DROP TABLE IF EXISTS recon_revoked")
-    ctx.execute("CREATE TEMP TABLE recon_revoked (licence_id bigint PRIMARY KEY, last_day date NOT NULL)")
-    if revoked:
-        first = dict(Licence.history.filter(id__in=list(revoked), status=LicenceStatus.REVOKED)
-                     .values("id").annotate(first=Min("history_date")).values_list("id", "first"))
-        rows = [(pk, ctx.date_param(date.fromordinal(local_date(first.get(pk) or changed).toordinal() - 1)))
-                for pk, changed in revoked.items()]
-        with connection.cursor() as cur:
-            cur.executemany("INSERT INTO recon_revoked (licence_id, last_day) VALUES (%s, %s)", rows)
-    until = ("CASE WHEN r.last_day IS NOT NULL AND r.last_day < l.valid_until THEN r.last_day "
+    # A revoked licence covers through the day before its revocation (``revoked_on``).
+    last_day = "(l.revoked_on - 1)" if ctx.pg else "date(l.revoked_on, '-1 day')"
+    until = (f"CASE WHEN l.revoked_on IS NOT NULL AND {last_day} < l.valid_until THEN {last_day} "
              "ELSE l.valid_until END")
     ctx.execute(f"""
         INSERT INTO {ctx.cover} (activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until,
@@ -335,11 +336,9 @@ def _build_cover(ctx: Context) -> None:
             FROM precursors_licence l
             JOIN precursors_licencechemical lc ON lc.licence_id = l.id
             JOIN precursors_chemical ch ON ch.id = lc.chemical_id
-            LEFT JOIN recon_revoked r ON r.licence_id = l.id
             {limit}
         ) x WHERE activity IS NOT NULL
     """)
-    ctx.execute("DROP TABLE IF EXISTS recon_revoked")
     if ctx.scoped:
         ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
     ctx.execute(f"CREATE INDEX recon_cover_pair ON {ctx.cover} (activity, enterprise_id, chemical_id)")
@@ -412,6 +411,45 @@ def _build_month(ctx: Context) -> None:
         ctx.execute("DROP TABLE IF EXISTS recon_month_fix")
     if kind == "TABLE":
         ctx.analyze(MONTH_TABLE)
+
+
+def _build_pass(ctx: Context) -> None:
+    """``recon_pass``: one pass over the ledger for every entry-level check
+    (:data:`~jindu.precursors.reconciliation.base.LEDGER_CHECKS`: purchases and transport
+    without cover, sales to unlicensed buyers and late reports, transfers without their
+    other side), instead of one scan per rule.
+
+    The live entries (not voided, dated up to ``as_of``; in an incremental run the scope
+    pairs' entries from their ``since_day``, through the pair index) are left-joined to
+    what the checks need — the licence cover (hash joins on PostgreSQL) and, for transfer
+    matching, the other side's ledger — and only the entries some check flags are kept:
+    one row per entry (``DISTINCT``: a join finding several rows fans an entry out into
+    identical rows, see :class:`~jindu.precursors.reconciliation.base.LedgerCheck`), the
+    columns of :data:`~jindu.precursors.reconciliation.base.PASS_COLUMNS` and a 0/1
+    column per check. Each rule then reads its flagged entries from the pass, where its
+    findings are made.
+    """
+    checks = [make(ctx) for make in LEDGER_CHECKS.values()]
+    joins = list(dict.fromkeys(j for c in checks for j in c.joins))
+    flags = ", ".join(f"CASE WHEN {c.condition} THEN 1 ELSE 0 END AS {c.flag}" for c in checks)
+    cols = ", ".join(f"e.{c}" for c in PASS_COLUMNS)
+    any_flag = " OR ".join(f"({c.condition})" for c in checks)
+    if ctx.pg and not ctx.scoped:
+        # Sorting the ledger for merge joins, and re-reading the other sides through an index
+        # in every worker, is what the planner picks for this many joins if let; hash joins
+        # (shared, built in parallel) read each side once.
+        # (Reset here, or by the clean-up after an error.)
+        ctx.execute("SET enable_mergejoin = off")
+    ctx.execute(f"""
+        CREATE TEMP TABLE {PASS_TABLE} AS
+        SELECT DISTINCT {cols}, {flags}
+        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
+        {' '.join(joins)}
+        WHERE e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} AND ({any_flag})
+    """)
+    if ctx.pg and not ctx.scoped:
+        ctx.execute("RESET enable_mergejoin")
+    ctx.analyze(PASS_TABLE)
 
 
 def _next_month(m: date) -> date:

@@ -2,10 +2,13 @@
 beyond its quantity; transport without a valid transport licence or filing. (Sales to a
 party without a purchase document, and late sale reports: :mod:`.sales`.)
 
-Every rule reads the ledger once, joined to ``recon_cover`` (the engine's flattening of
-licence lines: one row per licence × chemical × activity the kind covers for that
-chemical's category, per :data:`jindu.precursors.rules.LICENCE_KIND_RULES`, with the
-validity cut at the revocation date for revoked licences). A document "covers" an entry
+The entry tests of the purchase and transport rules (:func:`purchase_check`,
+:func:`transport_check`) run in the engine's one shared pass over the ledger, joined to
+``recon_cover`` (the engine's flattening of licence lines: one row per licence ×
+chemical × activity the kind covers for that chemical's category, per
+:data:`jindu.precursors.rules.LICENCE_KIND_RULES`, with the validity cut at the
+revocation date for revoked licences); each rule groups its flagged entries into
+findings. The quantity-limit rule reads the ledger through the pair index. A document "covers" an entry
 when it belongs to the right enterprise, lists the chemical, is of a kind accepted for the
 activity and category, and the entry's date is within ``valid_from … valid_until``
 (both inclusive). Findings are grouped per enterprise, chemical (and buyer) and calendar
@@ -22,11 +25,14 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
+    PASS_TABLE,
     Context,
     Finding,
+    LedgerCheck,
     evidence,
     group_monthly,
     kg_str,
+    ledger_check,
     month_fp,
     month_label,
     rule,
@@ -57,6 +63,30 @@ def _covered(ctx: Context, activity: str, enterprise: str, a: str = "e") -> str:
 # 1. Purchases
 # ---------------------------------------------------------------------------------------------
 
+def _document_join(ctx: Context) -> str:
+    """``LEFT JOIN`` ``dc``: the documents that cover entry ``e`` as a purchase or a sale —
+    for an inbound, the enterprise's purchase documents, and its production documents when
+    the entry names no counterparty (its own output); for an outbound, the buyer's purchase
+    documents — listing the chemical, valid on the entry's date. Shared by
+    :func:`purchase_check` and :func:`jindu.precursors.reconciliation.sales.sale_check`:
+    one hash join on (holder, chemical) for both."""
+    holder = "(CASE WHEN e.direction = 'in' THEN e.enterprise_id WHEN e.direction = 'out' THEN e.counterparty_id END)"
+    return (f"LEFT JOIN {ctx.cover} dc ON dc.activity IN ('{PURCHASE}', 'production') AND dc.enterprise_id = {holder} "
+            f"AND dc.chemical_id = e.chemical_id AND e.occurred_on >= dc.valid_from "
+            f"AND e.occurred_on <= dc.valid_until "
+            f"AND (dc.activity = '{PURCHASE}' OR (e.direction = 'in' AND NOT {_has_counterparty('e')}))")
+
+
+@ledger_check("purchase_uncovered")
+def purchase_check(ctx: Context) -> LedgerCheck:
+    """The entry test of :func:`purchases_without_cover`, in the shared ledger pass: an
+    inbound that is not a custody transfer, with no purchase document of the enterprise
+    covering it, and not the enterprise's own production (naming no counterparty while a
+    production document covers it) — no row of :func:`_document_join`."""
+    return LedgerCheck("purchase_uncovered", joins=(_document_join(ctx),),
+                       condition=f"(e.direction = 'in' AND NOT {ctx.custody_sql('e')} AND dc.licence_id IS NULL)")
+
+
 @rule(codes.PURCHASE_AFTER_EXPIRY, title=_lazy("许可或备案失效后购买"),
       basis=_lazy("《易制毒化学品管理条例》第十四条、第十五条、第十七条"))
 @rule(codes.PURCHASE_UNLICENSED, title=_lazy("购买无许可或备案"),
@@ -70,7 +100,7 @@ def purchases_without_cover(ctx: Context) -> Iterator[Finding]:
     chemical on that date). Category 1 needs a 购买许可证 (arts. 14, 15), Categories 2/3 a
     购买备案证明 made before buying (art. 17; a purchase licence listing the chemical is
     accepted too). Hospitals buying Category 1 pharmaceuticals on a 印鉴卡 (art. 16) are
-    not modelled.
+    not modelled. The entries come from the shared ledger pass (:func:`purchase_check`).
 
     ``purchase_after_expiry`` when the enterprise held a covering document whose validity
     ended before the entry (``valid_until`` passed, or revoked — the revocation date is
@@ -81,23 +111,13 @@ def purchases_without_cover(ctx: Context) -> Iterator[Finding]:
     lapsed = (f"FROM {ctx.cover} c WHERE c.activity = 'purchase' AND c.enterprise_id = b.enterprise_id "
               f"AND c.chemical_id = b.chemical_id AND c.valid_until < b.occurred_on AND c.valid_from <= b.occurred_on "
               f"ORDER BY c.valid_until DESC, c.licence_id DESC LIMIT 1")
-    # The offending rows are few: found first (a hash anti-join over the ledger), then
-    # sorted and looked up; MATERIALIZED keeps the planner from scanning the ledger in
-    # index order just to save the final sort.
     sql = f"""
-        WITH b AS MATERIALIZED (
-            SELECT e.enterprise_id, e.chemical_id, e.occurred_on, e.id, e.quantity_kg
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
-            WHERE e.direction = 'in' AND {ctx.live('e')}
-              AND NOT {ctx.custody_sql('e')}
-              AND NOT {_covered(ctx, PURCHASE, 'e.enterprise_id')}
-              AND NOT (NOT {_has_counterparty('e')} AND {_covered(ctx, 'production', 'e.enterprise_id')})
-        )
         SELECT b.enterprise_id, b.chemical_id, b.occurred_on, b.id, b.quantity_kg,
                (SELECT c.licence_id {lapsed}) AS lapsed, (SELECT c.valid_until {lapsed}) AS lapsed_on
-        FROM b ORDER BY b.enterprise_id, b.chemical_id, b.occurred_on, b.id
+        FROM {PASS_TABLE} b WHERE b.purchase_uncovered = 1
+        ORDER BY b.enterprise_id, b.chemical_id, b.occurred_on, b.id
     """
-    rows = ctx.rows(sql, [ctx.as_of_param])
+    rows = ctx.rows(sql)
     # Split each month's entries by rule (lapsed or never covered).
     for (ent, chem), first, bucket in group_monthly(rows, key=lambda r: (r[0], r[1]), day=lambda r: r[2]):
         by_rule: dict[str, list[tuple]] = defaultdict(list)
@@ -185,6 +205,22 @@ def purchases_over_limit(ctx: Context) -> Iterator[Finding]:
 # 2. Transport
 # ---------------------------------------------------------------------------------------------
 
+@ledger_check("transport_unpermitted")
+def transport_check(ctx: Context) -> LedgerCheck:
+    """The entry test of :func:`transport_without_permit`, in the shared ledger pass: a
+    transport number naming no valid transport document of either side for the chemical
+    (a hash join on number and chemical), or no number on an outbound that needs one."""
+    join = (f"LEFT JOIN {ctx.cover} tc ON tc.activity = 'transport' AND e.transport_permit_number <> '' "
+            f"AND tc.number = e.transport_permit_number AND tc.chemical_id = e.chemical_id "
+            f"AND (tc.enterprise_id = e.enterprise_id OR tc.enterprise_id = e.counterparty_id) "
+            f"AND e.occurred_on >= tc.valid_from AND e.occurred_on <= tc.valid_until")
+    cat = ctx.category_sql("e")
+    return LedgerCheck("transport_unpermitted", joins=(join,), condition=(
+        f"((e.transport_permit_number <> '' AND e.direction IN ('in', 'out') AND tc.licence_id IS NULL) "
+        f"OR (e.transport_permit_number = '' AND e.direction = 'out' "
+        f"AND ({cat} IN (2, 3) OR e.counterparty_id IS NULL)))"))
+
+
 @rule(codes.TRANSPORT_UNPERMITTED, title=_lazy("无有效运输许可或备案"), basis=_lazy("《易制毒化学品管理条例》第二十条、第二十二条"))
 def transport_without_permit(ctx: Context) -> Iterator[Finding]:
     """Transports without the licence or filing art. 20 asks for.
@@ -200,28 +236,16 @@ def transport_without_permit(ctx: Context) -> Iterator[Finding]:
       (presumed to leave the city). The dispatching side records it: the permit is issued
       by the police of the place of dispatch (art. 20).
 
-    One finding per enterprise × chemical × month; fingerprint ``e<enterprise>:c<chemical>:<YYYY-MM>``;
+    The entries come from the shared ledger pass (:func:`transport_check`). One finding
+    per enterprise × chemical × month; fingerprint ``e<enterprise>:c<chemical>:<YYYY-MM>``;
     ``details`` counts both cases.
     """
-    cat = ctx.category_sql("e")
-    # One pass: a LEFT JOIN (hash join on number and chemical) rather than NOT EXISTS,
-    # which PostgreSQL cannot turn into an anti-join under the OR of the two cases.
     sql = f"""
-        WITH b AS MATERIALIZED (
-            SELECT e.enterprise_id, e.chemical_id, e.occurred_on, e.id, e.quantity_kg, e.transport_permit_number
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
-            LEFT JOIN {ctx.cover} c ON c.activity = 'transport' AND c.number = e.transport_permit_number
-                 AND c.chemical_id = e.chemical_id
-                 AND (c.enterprise_id = e.enterprise_id OR c.enterprise_id = e.counterparty_id)
-                 AND e.occurred_on >= c.valid_from AND e.occurred_on <= c.valid_until
-            WHERE {ctx.live('e')} AND (
-                (e.transport_permit_number <> '' AND e.direction IN ('in', 'out') AND c.licence_id IS NULL)
-                OR (e.transport_permit_number = '' AND e.direction = 'out'
-                    AND ({cat} IN (2, 3) OR e.counterparty_id IS NULL)))
-        )
-        SELECT * FROM b ORDER BY enterprise_id, chemical_id, occurred_on, id
+        SELECT enterprise_id, chemical_id, occurred_on, id, quantity_kg, transport_permit_number
+        FROM {PASS_TABLE} WHERE transport_unpermitted = 1
+        ORDER BY enterprise_id, chemical_id, occurred_on, id
     """
-    for (ent, chem), day, rows in group_monthly(ctx.rows(sql, [ctx.as_of_param]), key=lambda r: (r[0], r[1]),
+    for (ent, chem), day, rows in group_monthly(ctx.rows(sql), key=lambda r: (r[0], r[1]),
                                                 day=lambda r: r[2]):
         invalid = [r for r in rows if r[5]]
         total = sum((to_kg(r[4]) for r in rows), start=to_kg(0))
@@ -238,7 +262,7 @@ def transport_without_permit(ctx: Context) -> Iterator[Finding]:
             entry_ids=evidence(r[3] for r in rows))
 
 
-__all__ = ["purchases_without_cover", "purchases_over_limit", "transport_without_permit", "doc_name", "covered",
-           "has_counterparty"]
+__all__ = ["purchases_without_cover", "purchases_over_limit", "transport_without_permit", "purchase_check",
+           "transport_check", "doc_name", "covered", "document_join", "has_counterparty"]
 
-doc_name, covered, has_counterparty = _doc_name, _covered, _has_counterparty
+doc_name, covered, document_join, has_counterparty = _doc_name, _covered, _document_join, _has_counterparty

@@ -9,8 +9,9 @@ of 100 kg by date (and are then reported as a quantity mismatch). A side is repo
 only once its window has closed on the reconciliation date (``occurred_on + window <
 as_of``), so a receiver who books tomorrow is not reported today.
 
-One pass: the transfer entries anti-joined with themselves (a hash anti-join on
-PostgreSQL, index probes on (enterprise, chemical, occurred_on) on SQLite).
+One pass: the transfer entries left-joined to the other sides' entries in the engine's
+shared ledger pass (a hash join on PostgreSQL, index probes on (enterprise, chemical,
+occurred_on) on SQLite), keeping those that found none.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from jindu.precursors.reconciliation import codes
-from jindu.precursors.reconciliation.base import Context, Finding, id_list, kg_str, rule, to_date, to_kg
+from jindu.precursors.reconciliation.base import (
+    PASS_TABLE,
+    Context,
+    Finding,
+    LedgerCheck,
+    id_list,
+    kg_str,
+    ledger_check,
+    rule,
+    to_date,
+    to_kg,
+)
 from jindu.precursors.rules import BALANCE_EPSILON_KG, TRANSFER_WINDOW_DAYS, quantity_tolerance_kg
 
 W = TRANSFER_WINDOW_DAYS
@@ -41,6 +53,27 @@ def _other_side(ctx: Context, a: str, b: str, direction: str, *, qty_match: bool
     return cond
 
 
+@ledger_check("transfer_unmatched")
+def transfer_check(ctx: Context) -> LedgerCheck:
+    """The entry test of :func:`transfer_matching`, in the shared ledger pass: a transfer
+    entry (in or out, naming another Jindu enterprise) whose window has closed, left-joined
+    to the other side's ledger — the entries of the opposite direction at the counterparty
+    naming this enterprise, of the chemical, within the window and, for an outbound, within
+    tolerance of its quantity (a hash join on (enterprise, counterparty, chemical) in a full
+    run, the pair index in an incremental one) — that found none."""
+    tol = f"{ctx.tolerance_sql('e.quantity_kg', 'e')} + {BALANCE_EPSILON_KG}"
+    join = (f"LEFT JOIN precursors_ledgerentry o ON o.enterprise_id = e.counterparty_id "
+            f"AND o.counterparty_id = e.enterprise_id AND o.chemical_id = e.chemical_id "
+            f"AND o.counterparty_id IS NOT NULL AND o.direction IN ('in', 'out') AND o.direction <> e.direction "
+            f"AND o.voided_at IS NULL AND o.occurred_on <= {ctx.as_of_sql} "
+            f"AND o.occurred_on >= {ctx.add_days('e.occurred_on', -W)} "
+            f"AND o.occurred_on <= {ctx.add_days('e.occurred_on', W)} "
+            f"AND (e.direction = 'in' OR ABS(o.quantity_kg - e.quantity_kg) <= {tol})")
+    return LedgerCheck("transfer_unmatched", joins=(join,), condition=(
+        f"(e.direction IN ('in', 'out') AND e.counterparty_id IS NOT NULL AND e.counterparty_id <> e.enterprise_id "
+        f"AND {ctx.add_days('e.occurred_on', W)} < {ctx.as_of_sql} AND o.enterprise_id IS NULL)"))
+
+
 @rule(codes.TRANSFER_NO_OUTBOUND, title=_lazy("入库无对应出库"),
       basis=_lazy("《易制毒化学品管理条例》第十九条（如实记录销售台账）"))
 @rule(codes.TRANSFER_QUANTITY_MISMATCH, title=_lazy("购销双方数量不符"),
@@ -48,9 +81,9 @@ def _other_side(ctx: Context, a: str, b: str, direction: str, *, qty_match: bool
 @rule(codes.TRANSFER_NO_INBOUND, title=_lazy("出库无对应入库"),
       basis=_lazy("《易制毒化学品管理条例》第十九条（如实记录销售台账）"))
 def transfer_matching(ctx: Context) -> Iterator[Finding]:
-    """Both sides of transfers between Jindu enterprises, in one anti-join of the ledger's
-    transfer entries with themselves (the build side hashed on (enterprise, counterparty,
-    chemical), each entry probing with its counterparty's key and the opposite direction).
+    """Both sides of transfers between Jindu enterprises: the transfer entries without a
+    matching other side, flagged in the shared ledger pass (:func:`transfer_check`: one
+    anti-join of the ledger's transfer entries with the counterparties' ledgers).
 
     - ``transfer_no_inbound``: an outbound from A to B with no inbound at B from A of the
       chemical in the window;
@@ -61,34 +94,19 @@ def transfer_matching(ctx: Context) -> Iterator[Finding]:
     One finding per entry (the outbound for the first two, the inbound for the third);
     fingerprint ``<entry id>``.
     """
-    tol = f"{ctx.tolerance_sql('t.quantity_kg', 't')} + {BALANCE_EPSILON_KG}"
     sql = f"""
-        WITH u AS MATERIALIZED (
-            SELECT t.id, t.enterprise_id, t.chemical_id, t.counterparty_id, t.occurred_on, t.quantity_kg, t.direction
-            FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True)}
-            WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL
-              AND t.counterparty_id <> t.enterprise_id AND {ctx.live('t')}
-              AND {ctx.add_days('t.occurred_on', W)} < %s
-              AND NOT EXISTS (
-                  SELECT 1 FROM precursors_ledgerentry o
-                  WHERE o.enterprise_id = t.counterparty_id AND o.counterparty_id = t.enterprise_id
-                    AND o.chemical_id = t.chemical_id AND o.direction IN ('in', 'out') AND o.direction <> t.direction
-                    AND o.voided_at IS NULL AND o.occurred_on <= %s
-                    AND o.occurred_on >= {ctx.add_days('t.occurred_on', -W)}
-                    AND o.occurred_on <= {ctx.add_days('t.occurred_on', W)}
-                    AND (t.direction = 'in' OR ABS(o.quantity_kg - t.quantity_kg) <= {tol}))
-        )
         SELECT u.id, u.enterprise_id, u.chemical_id, u.counterparty_id, u.occurred_on, u.quantity_kg, u.direction,
                p.name,
                (SELECT {ctx.group_ids('i.id')} FROM precursors_ledgerentry i
                  WHERE {_other_side(ctx, 'u', 'i', 'in', qty_match=False)}) AS candidates,
                (SELECT SUM(i.quantity_kg) FROM precursors_ledgerentry i
                  WHERE {_other_side(ctx, 'u', 'i', 'in', qty_match=False)}) AS candidate_kg
-        FROM u JOIN precursors_enterprise p ON p.id = u.counterparty_id
+        FROM {PASS_TABLE} u JOIN precursors_enterprise p ON p.id = u.counterparty_id
+        WHERE u.transfer_unmatched = 1
         ORDER BY u.id
     """
     p = ctx.as_of_param
-    for eid, ent, chem, party_id, day, qty, direction, party, candidates, cand_kg in ctx.rows(sql, [p] * 5):
+    for eid, ent, chem, party_id, day, qty, direction, party, candidates, cand_kg in ctx.rows(sql, [p] * 2):
         day, qty = to_date(day), to_kg(qty)
         params = {"date": day.isoformat(), "party": party, "chemical": ctx.chemical_name(chem), "qty": kg_str(qty),
                   "days": W}

@@ -3,8 +3,9 @@ not reported to the police in time (art. 19).
 
 A *sale* is an ``out`` entry that is not a custody transfer (see
 :meth:`~jindu.precursors.reconciliation.base.Context.custody_sql`). Both rules come from
-one pass over the ledger's outbound entries: a hash left join to the buyers' purchase
-documents on (buyer, chemical), and the report-date test on the row itself.
+the engine's shared pass over the ledger (:func:`sale_check`: a hash left join to the
+buyers' purchase documents on (buyer, chemical); :func:`late_report_check`: the
+report-date test on the row itself); :func:`sales` groups the flagged sales.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
+    PASS_TABLE,
     Context,
     Finding,
+    LedgerCheck,
     MonthlyGrouper,
     evidence,
     kg_str,
+    ledger_check,
     month_fp,
     month_label,
     rule,
     to_date,
     to_kg,
 )
-from jindu.precursors.reconciliation.licensing import doc_name
+from jindu.precursors.reconciliation.licensing import doc_name, document_join
 from jindu.precursors.rules import PURCHASE, REPORT_DEADLINE_DAYS
 
 
@@ -44,6 +48,34 @@ def _party_fp(party: str) -> str:
 ENT, CHEM, PARTY, CP_ID, CP_NAME, CP_CODE, DAY, ID, QTY, REPORTED, BUYER, UNCOVERED, LATE = range(13)
 
 
+def _is_sale(ctx: Context) -> str:
+    return f"e.direction = 'out' AND NOT {ctx.custody_sql('e')}"
+
+
+@ledger_check("sale_uncovered")
+def sale_check(ctx: Context) -> LedgerCheck:
+    """The entry test of ``sale_to_unlicensed`` (:func:`sales`), in the shared ledger pass:
+    a sale to a Jindu buyer none of whose purchase documents covers it, or to no named
+    Jindu buyer with no buyer's document number recorded (the buyer's purchase documents:
+    :func:`~jindu.precursors.reconciliation.licensing.document_join`, shared with the
+    purchase check: a hash join on holder and chemical)."""
+    return LedgerCheck("sale_uncovered", joins=(document_join(ctx),), condition=(
+        f"({_is_sale(ctx)} AND ((e.counterparty_id IS NOT NULL AND e.counterparty_id <> e.enterprise_id "
+        f"AND dc.licence_id IS NULL) OR (e.counterparty_id IS NULL AND e.permit_number = '')))"))
+
+
+@ledger_check("sale_late")
+def late_report_check(ctx: Context) -> LedgerCheck:
+    """The entry test of ``late_sale_report`` (:func:`sales`), in the shared ledger pass: a
+    sale reported after its last day, or still unreported once that day has passed."""
+    days = (f"(CASE {ctx.category_sql('e')} WHEN 1 THEN {REPORT_DEADLINE_DAYS[1]} "
+            f"WHEN 2 THEN {REPORT_DEADLINE_DAYS[2]} ELSE {REPORT_DEADLINE_DAYS[3]} END)")
+    deadline = ctx.add_days("e.occurred_on", days)
+    return LedgerCheck("sale_late", condition=(
+        f"({_is_sale(ctx)} AND ((e.reported_on IS NULL AND {deadline} < {ctx.as_of_sql}) "
+        f"OR e.reported_on > {deadline}))"))
+
+
 @rule(codes.SALE_TO_UNLICENSED, title=_lazy("向无购买许可或备案单位销售"),
       basis=_lazy("《易制毒化学品管理条例》第十四条、第十七条、第十八条"))
 @rule(codes.LATE_SALE_REPORT, title=_lazy("销售情况未按期报告"),
@@ -56,7 +88,7 @@ def sales(ctx: Context) -> Iterator[Finding]:
     record the buyer's document number (``permit_number``); an ``out`` naming no buyer at
     all is a sale to an unknown party. One finding per seller × chemical × buyer × month;
     fingerprint ``e<seller>:c<chemical>:<buyer key>:<YYYY-MM>`` (buyer key ``p<id>``, or a
-    hash of the outside party's credit code or name).
+    hash of the outside party's credit code or name). Entry test: :func:`sale_check`.
 
     ``late_sale_report``: the last day to report is the sale date plus 5 (Category 1) or
     30 days (the starting day not counted, Civil Code art. 201); a sale is late when
@@ -64,44 +96,26 @@ def sales(ctx: Context) -> Iterator[Finding]:
     the reconciliation date — a sale whose deadline has not passed is not reported. One
     finding per seller × chemical × month of sale; fingerprint
     ``e<enterprise>:c<chemical>:<YYYY-MM>``; details count unreported and late sales.
+    Entry test: :func:`late_report_check`.
     """
-    party = ("(CASE WHEN e.counterparty_id IS NOT NULL THEN 'p' || CAST(e.counterparty_id AS text) "
-             "WHEN e.counterparty_credit_code <> '' THEN 'c' || e.counterparty_credit_code "
-             "ELSE 'n' || e.counterparty_name END)")
-    days = (f"(CASE {ctx.category_sql('e')} WHEN 1 THEN {REPORT_DEADLINE_DAYS[1]} "
-            f"WHEN 2 THEN {REPORT_DEADLINE_DAYS[2]} ELSE {REPORT_DEADLINE_DAYS[3]} END)")
-    deadline = ctx.add_days("e.occurred_on", days)
-    uncovered = ("((e.counterparty_id IS NOT NULL AND e.counterparty_id <> e.enterprise_id AND c.licence_id IS NULL) "
-                 "OR (e.counterparty_id IS NULL AND e.permit_number = ''))")
-    late = f"((e.reported_on IS NULL AND {deadline} < %s) OR e.reported_on > {deadline})"
-    # Rows come sorted by seller, chemical, month, buyer, date: each (seller, chemical,
-    # month) and each (seller, chemical, buyer, month) is contiguous.
+    party = ("(CASE WHEN s.counterparty_id IS NOT NULL THEN 'p' || CAST(s.counterparty_id AS text) "
+             "WHEN s.counterparty_credit_code <> '' THEN 'c' || s.counterparty_credit_code "
+             "ELSE 'n' || s.counterparty_name END)")
+    # The flagged sales from the shared ledger pass, sorted by seller, chemical, month,
+    # buyer, date: each (seller, chemical, month) and each (seller, chemical, buyer, month)
+    # is contiguous.
     sql = f"""
-        WITH s AS MATERIALIZED (
-            SELECT e.enterprise_id, e.chemical_id, {party} AS party, e.counterparty_id, e.counterparty_name,
-                   e.counterparty_credit_code, e.occurred_on, e.id, e.quantity_kg, e.reported_on,
-                   CASE WHEN {uncovered} THEN 1 ELSE 0 END AS uncovered, CASE WHEN {late} THEN 1 ELSE 0 END AS late
-            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
-            LEFT JOIN {ctx.cover} c ON c.activity = 'purchase' AND c.enterprise_id = e.counterparty_id
-                 AND c.chemical_id = e.chemical_id AND e.occurred_on >= c.valid_from AND e.occurred_on <= c.valid_until
-            WHERE e.direction = 'out' AND {ctx.live('e')} AND NOT {ctx.custody_sql('e')}
-              AND ({uncovered} OR {late})
-        )
-        SELECT s.enterprise_id, s.chemical_id, s.party, s.counterparty_id, s.counterparty_name,
+        SELECT s.enterprise_id, s.chemical_id, {party} AS party, s.counterparty_id, s.counterparty_name,
                s.counterparty_credit_code, s.occurred_on, s.id, s.quantity_kg, s.reported_on, b.name,
-               MAX(s.uncovered), MAX(s.late)
-        FROM s LEFT JOIN precursors_enterprise b ON b.id = s.counterparty_id
-        GROUP BY s.enterprise_id, s.chemical_id, s.party, s.counterparty_id, s.counterparty_name,
-                 s.counterparty_credit_code, s.occurred_on, s.id, s.quantity_kg, s.reported_on, b.name
-        ORDER BY s.enterprise_id, s.chemical_id, {ctx.month_of('s.occurred_on')}, s.party, s.occurred_on, s.id
+               s.sale_uncovered, s.sale_late
+        FROM {PASS_TABLE} s LEFT JOIN precursors_enterprise b ON b.id = s.counterparty_id
+        WHERE s.sale_uncovered = 1 OR s.sale_late = 1
+        ORDER BY s.enterprise_id, s.chemical_id, {ctx.month_of('s.occurred_on')}, party, s.occurred_on, s.id
     """
-    # (GROUP BY: an entry matched by two buyer documents that both fail the date test is
-    # one row.)
     unlicensed = MonthlyGrouper(key=lambda r: (r[ENT], r[CHEM], r[PARTY]), day=lambda r: r[DAY],
                                 accept=lambda r: bool(r[UNCOVERED]))
     unreported = MonthlyGrouper(key=lambda r: (r[ENT], r[CHEM]), day=lambda r: r[DAY], accept=lambda r: bool(r[LATE]))
-    p = ctx.as_of_param
-    for row in ctx.rows(sql, [p, p, p]):
+    for row in ctx.rows(sql):
         for grouper, make in ((unlicensed, _sale_finding), (unreported, _late_finding)):
             done = grouper.add(row)
             if done:

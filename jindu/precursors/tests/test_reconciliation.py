@@ -133,9 +133,11 @@ class TestPurchase:
     def test_revoked_licence_stops_covering_on_the_revocation_date(self, buyer):
         lic = licence(buyer, LicenceKind.PURCHASE_FILING, SULPHURIC)
         lic.status = LicenceStatus.REVOKED
+        lic.revoked_on = date(2026, 4, 1)
         lic.save()
-        revoked_at = timezone.make_aware(timezone.datetime(2026, 4, 1, 10, 0))
-        lic.history.filter(status=LicenceStatus.REVOKED).update(history_date=revoked_at)
+        # The decision of 1 April was entered on 10 May: the decision's date counts.
+        entered = timezone.make_aware(timezone.datetime(2026, 5, 10, 10, 0))
+        lic.history.filter(status=LicenceStatus.REVOKED).update(history_date=entered)
         before = entry(buyer, SULPHURIC, Direction.IN, "100", date(2026, 3, 31), counterparty_name="外省某化工厂")
         after = entry(buyer, SULPHURIC, Direction.IN, "100", date(2026, 4, 1), counterparty_name="外省某化工厂")
         reconcile()
@@ -707,3 +709,37 @@ class TestCommandAndJob:
             reconcile_job.call(job.pk)
         job.refresh_from_db()
         assert job.status == Job.Status.FAILED and "mode" in job.message
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared ledger pass
+# ---------------------------------------------------------------------------------------------
+
+class TestLedgerPass:
+    """The entry-level rules share one pass over the ledger: an entry several rules flag is
+    found by each of them; an entry several documents or other-side entries match is still
+    one entry."""
+
+    def test_one_sale_offending_four_rules_is_found_by_each(self, seller, buyer):
+        # Category 2, no transport number, buyer without a filing, never reported, never received.
+        e = entry(seller, ANHYDRIDE, Direction.OUT, "50", D, counterparty=buyer)
+        reconcile()
+        for code in (codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT, codes.TRANSPORT_UNPERMITTED,
+                     codes.TRANSFER_NO_INBOUND):
+            [d] = found(code)
+            assert entry_ids(d) == {e.pk}, code
+            assert d.details.get("entries", 1) == 1, code
+
+    def test_an_entry_matched_by_several_documents_and_deliveries_counts_once(self, seller, buyer):
+        licence(buyer, LicenceKind.PURCHASE_FILING, SULPHURIC)
+        licence(buyer, LicenceKind.PURCHASE_LICENCE, SULPHURIC)
+        out = entry(seller, SULPHURIC, Direction.OUT, "100", D, counterparty=buyer)  # unreported, no transport number
+        entry(buyer, SULPHURIC, Direction.IN, "100", D, counterparty=seller)
+        entry(buyer, SULPHURIC, Direction.IN, "100", D + timedelta(days=1), counterparty=seller)
+        reconcile()
+        assert not found(codes.SALE_TO_UNLICENSED) and not found(codes.TRANSFER_NO_INBOUND)
+        assert not found(codes.PURCHASE_UNLICENSED)
+        for code in (codes.LATE_SALE_REPORT, codes.TRANSPORT_UNPERMITTED):
+            [d] = found(code)
+            assert entry_ids(d) == {out.pk} and d.details["entries"] == 1, code
+        assert Decimal(found(codes.TRANSPORT_UNPERMITTED)[0].details["quantity_kg"]) == 100
