@@ -20,11 +20,13 @@ refused (a wrong record is corrected on the timeline, never overwritten).
 
 Bulk: the registry importer validates and writes people in batches of
 :attr:`PersonImporter.bulk_rows` (:meth:`PersonImporter.process_rows`): every new person
-still goes through :class:`PersonImportForm` (re-bound, with its look-ups remembered:
-:class:`jindu.core.imports.bulk.FormPool`) and through the checks of ``register_person``
-(:mod:`jindu.persons.services.bulk_registry`), so each row gets the answer the row-by-row
-path gives; the writes, the duplicate look-ups and the recomputation are made once per
-batch. Rows naming a registered person are handed to the row-by-row path (``update_person``).
+still goes through :class:`PersonImportForm` — its fields' and its own checks, with
+Django's form and model machinery around them compiled once per import
+(:class:`jindu.core.imports.rowcheck.RowChecker`; with ``compiled_checks = False`` the form
+re-bound per row, :class:`jindu.core.imports.bulk.FormPool`) — and through the checks of
+``register_person`` (:mod:`jindu.persons.services.bulk_registry`), so each row gets the
+answer the row-by-row path gives; the writes, the duplicate look-ups and the recomputation
+are made once per batch. Rows naming a registered person are handed to the row-by-row path (``update_person``).
 With the core engine streaming the file, memory does not grow with the file (beyond a
 16-byte digest per row for the in-file duplicate check).
 """
@@ -47,6 +49,7 @@ from jindu.core.imports import (
     TextColumn, register,
 )
 from jindu.core.imports.bulk import FormPool
+from jindu.core.imports.rowcheck import RowChecker
 from jindu.core.imports.columns import cell_text
 from jindu.core.imports.engine import CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope
 from jindu.core.scope import ADD, CHANGE, VIEW
@@ -327,6 +330,9 @@ class PersonImporter(Importer):
     # -- bulk --------------------------------------------------------------------------------
 
     bulk_rows = 1000
+    #: New people's rows validated by :class:`RowChecker` (the form's checks, compiled);
+    #: ``False``: by :class:`FormPool` (the form re-bound per row).
+    compiled_checks = True
 
     def process_rows(self, rows, *, user, commit, fallback):
         """A batch of rows (see the module docstring): rows naming a person the user may
@@ -430,8 +436,9 @@ class _BulkState:
         self.columns = {c.field: c for c in importer.columns}
         kwargs = importer.get_form_kwargs(user=user, instance=Person())
         self.base = _form_base_data(importer.form_class(instance=Person(), **kwargs))
-        self.pool = FormPool(importer.form_class, model=Person, form_kwargs=kwargs,
-                             variant=lambda data: data.get("document_type") or "")
+        pool = RowChecker if importer.compiled_checks else FormPool
+        self.pool = pool(importer.form_class, model=Person, form_kwargs=kwargs,
+                         variant=lambda data: data.get("document_type") or "")
         self.today = local_today()
         self.event_checks: dict = {}
         self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
