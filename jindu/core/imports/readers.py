@@ -30,12 +30,15 @@ again. Nothing but the current row is held, so memory does not grow with the fil
 xlsx shared-strings table, which openpyxl loads whole, aside). :func:`read_table` is the
 same reader with every row kept in a list, for small files and tests. :func:`spool` copies
 a stream's rows to a temporary file (compact pickled chunks) so that a commit can read
-them again without parsing the workbook inside its transaction.
+them again without parsing the workbook inside its transaction; :func:`record_rows` keeps
+that copy while the rows are read (the preview), and :func:`open_spool` reads a stored copy
+back once its HMAC is verified (the commit).
 """
 
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import pickle
 import re
@@ -441,39 +444,79 @@ def estimate_rows(data: bytes, filename: str = "") -> int:
 
 #: Rows per pickled chunk of a spool.
 SPOOL_CHUNK = 2000
+#: Salt of the MAC that guards a stored spool (:func:`record_rows`, :func:`open_spool`).
+_SPOOL_SALT = "jindu.core.imports.rows"
+_END = "end"
+
+
+def _spool_mac():
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac(_SPOOL_SALT, b"", algorithm="sha256")
+
+
+class _SpoolWriter:
+    """Rows written to the binary file ``fh`` as pickled objects: the table's shape
+    (``file_type``, ``headers``, ``header_row``), chunks of :data:`SPOOL_CHUNK` rows as plain
+    tuples, then an end marker with the row count; ``mac`` is the HMAC-SHA256 (keyed by
+    ``SECRET_KEY``) of every byte written."""
+
+    def __init__(self, fh: Any, stream: Any):
+        self.fh = fh
+        self.rows = 0
+        self._chunk: list = []
+        self._mac = _spool_mac()
+        self._dump({"file_type": stream.file_type, "headers": list(stream.headers),
+                    "header_row": stream.header_row})
+
+    def _dump(self, obj: Any) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        self.fh.write(data)
+        self._mac.update(data)
+
+    def add(self, number: int, cells: list[RawCell]) -> None:
+        self._chunk.append((number, [tuple(c) for c in cells]))
+        if len(self._chunk) >= SPOOL_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._chunk:
+            self._dump(self._chunk)
+            self.rows += len(self._chunk)
+            self._chunk = []
+
+    def close(self) -> str:
+        self._flush()
+        self._dump((_END, self.rows))
+        return self._mac.hexdigest()
 
 
 class SpooledTable:
-    """A :class:`SheetStream`'s rows copied to an anonymous temporary file, as pickled
-    chunks of plain tuples (about a fifth of the xlsx parse's cost to write and read
-    back); iterable any number of times, same interface as the stream. ``close()``
-    removes the file (also on garbage collection)."""
+    """Rows read back from a spool file (see :class:`_SpoolWriter`), with the interface of
+    a :class:`SheetStream`; iterable any number of times. Built by :func:`spool` (an
+    anonymous temporary file) or :func:`open_spool` (a stored one). Reading back costs about
+    a fifth of the xlsx parse. ``close()`` closes the file (a temporary one is removed)."""
 
-    def __init__(self, stream: SheetStream | Table):
-        self.file_type = stream.file_type
-        self.headers = stream.headers
-        self.header_row = stream.header_row
-        self.estimated_rows = 0
-        self._file = tempfile.TemporaryFile(prefix="jindu-import-")
-        chunk: list = []
-        for number, cells in stream:
-            chunk.append((number, [tuple(c) for c in cells]))
-            if len(chunk) >= SPOOL_CHUNK:
-                pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-                self.estimated_rows += len(chunk)
-                chunk = []
-        if chunk:
-            pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.estimated_rows += len(chunk)
+    def __init__(self, fh: Any, *, estimated_rows: int = 0):
+        self._file = fh
+        fh.seek(0)
+        shape = pickle.load(fh)
+        self._start = fh.tell()
+        self.file_type = shape["file_type"]
+        self.headers = shape["headers"]
+        self.header_row = shape["header_row"]
+        self.estimated_rows = estimated_rows
 
     def __iter__(self) -> Iterator[tuple[int, list[RawCell]]]:
         fh = self._file
-        fh.seek(0)
+        fh.seek(self._start)
         make = RawCell._make
         while True:
             try:
                 chunk = pickle.load(fh)
             except EOFError:
+                raise FileRejected(_("已读取的导入数据不完整，请重新预览该文件后再导入")) from None
+            if isinstance(chunk, tuple) and chunk and chunk[0] == _END:
                 return
             for number, cells in chunk:
                 yield number, [make(c) for c in cells]
@@ -483,9 +526,69 @@ class SpooledTable:
 
 
 def spool(stream: SheetStream | Table) -> SpooledTable:
-    """Read every row of ``stream`` now into a :class:`SpooledTable`. May raise
-    :class:`FileRejected` (a csv broken further down)."""
-    return SpooledTable(stream)
+    """Read every row of ``stream`` now into a :class:`SpooledTable` on an anonymous
+    temporary file. May raise :class:`FileRejected` (a csv broken further down)."""
+    fh = tempfile.TemporaryFile(prefix="jindu-import-")
+    try:
+        writer = _SpoolWriter(fh, stream)
+        for number, cells in stream:
+            writer.add(number, cells)
+        writer.close()
+        return SpooledTable(fh, estimated_rows=writer.rows)
+    except BaseException:
+        fh.close()
+        raise
+
+
+class RecordingStream:
+    """``stream`` passed through unchanged while each row is also written to the binary file
+    ``fh`` as a spool (:func:`record_rows`). Once the rows have been iterated to the end,
+    ``complete`` is true, ``rows`` counts them and ``mac`` is the spool's HMAC (to give
+    :func:`open_spool`)."""
+
+    def __init__(self, stream: SheetStream | Table, fh: Any):
+        self.file_type = stream.file_type
+        self.headers = stream.headers
+        self.header_row = stream.header_row
+        self.estimated_rows = getattr(stream, "estimated_rows", 0)
+        self._stream = stream
+        self._writer = _SpoolWriter(fh, stream)
+        self.complete = False
+        self.rows = 0
+        self.mac = ""
+
+    def __iter__(self) -> Iterator[tuple[int, list[RawCell]]]:
+        if self.complete:
+            raise RuntimeError("a RecordingStream is read once")
+        add = self._writer.add
+        for number, cells in self._stream:
+            add(number, cells)
+            yield number, cells
+        self.mac = self._writer.close()
+        self.rows = self._writer.rows
+        self.complete = True
+
+
+def record_rows(stream: SheetStream | Table, fh: Any) -> RecordingStream:
+    """Read ``stream`` as usual, keeping a copy of its rows in ``fh`` (a spool: the cells
+    as the file stored them, nothing interpreted), so that a later step reads the rows
+    again without parsing the workbook: the preview records them and the commit reads the
+    record (:func:`open_spool`)."""
+    return RecordingStream(stream, fh)
+
+
+def open_spool(fh: Any, *, mac: str, estimated_rows: int = 0) -> SpooledTable | None:
+    """A :class:`SpooledTable` over the stored spool ``fh`` (binary, seekable) if its bytes
+    still have the HMAC ``mac`` (:attr:`RecordingStream.mac`), else ``None`` (and ``fh`` is
+    closed): a spool altered or cut short is never unpickled."""
+    check = _spool_mac()
+    fh.seek(0)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        check.update(block)
+    if not mac or not hmac.compare_digest(check.hexdigest(), mac):
+        fh.close()
+        return None
+    return SpooledTable(fh, estimated_rows=estimated_rows)
 
 
 def _first_sheet_path(archive: zipfile.ZipFile) -> str | None:

@@ -20,20 +20,21 @@ within the uploader's scope.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jindu.core.audit import log_access, record_event
 from jindu.core.imports.base import Importer, get_importer
-from jindu.core.imports.engine import ImportResult, Progress, apply_import, prepare_import, read_and_run
+from jindu.core.imports.engine import ImportResult, Progress, apply_import, prepare_import, run_import
 from jindu.core.imports.readers import (  # noqa: F401 (read_table: re-exported, patched by tests)
-    FileRejected, detect_type, estimate_rows, open_table, read_table, spool,
+    FileRejected, detect_type, estimate_rows, open_spool, open_table, read_table, record_rows, spool,
 )
 from jindu.core.models import AccessLog, ImportBatch
 
@@ -111,25 +112,72 @@ def _store(batch: ImportBatch, result: ImportResult, status: str) -> None:
 
 def preview_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = None) -> ImportResult:
     """Validate every row and dry-run the writes (rolled back); store counts, the first
-    rows and all errors on the batch: ``previewed`` without errors, else ``rejected``."""
+    rows and all errors on the batch: ``previewed`` without errors, else ``rejected``.
+
+    While the rows are read, their cells are copied to a spool (:func:`record_rows`); a
+    preview without errors keeps it as the batch's ``rows_file`` (its HMAC in
+    ``summary["rows_mac"]``) for the commit, which then reads the rows from it instead of
+    parsing the workbook again. An earlier preview's spool is removed."""
     if batch.status not in (ImportBatch.Status.UPLOADED, ImportBatch.Status.PREVIEWED):
         raise PermissionDenied(_("该批次当前状态不能预览。"))
     importer = get_importer(batch.importer)
-    result = read_and_run(importer, _file_bytes(batch), batch.original_name, user=user, commit=False,
-                          progress=progress)
-    _store(batch, result, ImportBatch.Status.PREVIEWED if result.ok else ImportBatch.Status.REJECTED)
-    batch.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary"])
+    with tempfile.TemporaryFile(prefix="jindu-import-rows-") as fh:
+        recording = None
+        try:
+            table = open_table(_file_bytes(batch), batch.original_name)
+        except FileRejected as exc:
+            result = run_import(importer, None, user=user, commit=False, file_error=str(exc))
+        else:
+            recording = record_rows(table, fh)
+            result = run_import(importer, recording, user=user, commit=False, progress=progress)
+        _store(batch, result, ImportBatch.Status.PREVIEWED if result.ok else ImportBatch.Status.REJECTED)
+        _forget_rows(batch)
+        if result.ok and recording is not None and recording.complete:
+            fh.seek(0)
+            batch.rows_file.save(f"batch-{batch.pk}.rows", File(fh), save=False)
+            batch.summary["rows_mac"] = recording.mac
+    batch.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary", "rows_file"])
     return result
+
+
+def _forget_rows(batch: ImportBatch, *, after_commit: bool = False) -> None:
+    """Remove the batch's spool (``rows_file``), now or once the current transaction commits
+    (a rolled-back commit leaves the batch ``previewed`` and still needing it). The caller
+    saves the field."""
+    name = batch.rows_file.name
+    if not name:
+        return
+    storage = batch.rows_file.storage
+    batch.rows_file = ""
+    if after_commit:
+        transaction.on_commit(lambda: storage.delete(name))
+    else:
+        storage.delete(name)
+
+
+def _stored_rows(batch: ImportBatch) -> Any:
+    """The rows the preview recorded, as a table (``None`` when there is no intact spool:
+    a batch previewed before spools were kept, or a spool whose HMAC fails)."""
+    mac = (batch.summary or {}).get("rows_mac")
+    if not batch.rows_file.name or not mac:
+        return None
+    try:
+        fh = batch.rows_file.storage.open(batch.rows_file.name, "rb")
+    except OSError:
+        return None
+    return open_spool(fh, mac=mac, estimated_rows=batch.total_rows)
 
 
 def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = None) -> ImportResult:
     """Write all rows of a previewed batch in one transaction, or none.
 
-    The stored file is read again and streamed through the importer (the rows are never
-    all in memory). On SQLite, whose write transaction locks the whole database, the rows
-    are first copied to a temporary spool outside the transaction
-    (:func:`~jindu.core.imports.readers.spool`), so the lock covers validation and writes
-    but not the workbook's parsing; on PostgreSQL they stream inside it. ``progress`` is
+    The rows are read from the spool the preview recorded (:func:`preview_batch`: the
+    cells as the file holds them, streamed, never all in memory; every cell is parsed and
+    every row validated again). Without an intact spool the stored file is read again: on
+    SQLite, whose write transaction locks the whole database, its rows are first copied to
+    a temporary spool outside the transaction (:func:`~jindu.core.imports.readers.spool`),
+    so the lock covers validation and writes but not the workbook's parsing; on PostgreSQL
+    they stream inside it. ``progress`` is
     called from inside the transaction (see :class:`jindu.core.jobs.JobReporter` for how
     that progress becomes visible).
 
@@ -148,13 +196,14 @@ def commit_batch(batch: ImportBatch, *, user: Any, progress: Progress | None = N
     importer.batch = batch
     if batch.status != ImportBatch.Status.PREVIEWED:
         raise PermissionDenied(_("该批次当前状态（%(status)s）不能导入。") % {"status": batch.get_status_display()})
-    table, file_error = None, None
-    try:
-        table = open_table(_file_bytes(batch), batch.original_name)
-        if transaction.get_connection().vendor == "sqlite":
-            table = spool(table)
-    except FileRejected as exc:
-        table, file_error = None, str(exc)
+    table, file_error = _stored_rows(batch), None
+    if table is None:
+        try:
+            table = open_table(_file_bytes(batch), batch.original_name)
+            if transaction.get_connection().vendor == "sqlite":
+                table = spool(table)
+        except FileRejected as exc:
+            table, file_error = None, str(exc)
     result, prepared = prepare_import(importer, table, user=user, file_error=file_error)
     try:
         return _commit_prepared(batch, importer, result, prepared, user=user, progress=progress)
@@ -171,13 +220,15 @@ def _commit_prepared(batch: ImportBatch, importer: Importer, result: ImportResul
             raise PermissionDenied(_("该批次当前状态（%(status)s）不能导入。") % {"status": locked.get_status_display()})
         if prepared is not None:
             result = apply_import(importer, prepared, result, user=user, commit=True, progress=progress)
+        _forget_rows(locked, after_commit=True)
         if not result.committed:
             _store(locked, result, ImportBatch.Status.REJECTED)
-            locked.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary"])
+            locked.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary", "rows_file"])
         else:
             _store(locked, result, ImportBatch.Status.COMMITTED)
             locked.committed_at = timezone.now()
-            locked.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary", "committed_at"])
+            locked.save(update_fields=["status", "total_rows", "valid_rows", "errors", "summary", "committed_at",
+                                       "rows_file"])
             record_event(
                 action="core.import_committed", target=locked, actor=user,
                 changes={"importer": importer.name, "file": batch.original_name, "sha256": batch.sha256,
@@ -197,11 +248,15 @@ def cancel_batch(batch: ImportBatch, *, user: Any) -> None:
     """Mark a batch that was not committed as cancelled (the file is kept)."""
     if batch.created_by_id != getattr(user, "pk", None):
         raise PermissionDenied(_("只有上传人可以取消该批次。"))
-    updated = ImportBatch.objects.filter(pk=batch.pk).exclude(
-        status__in=[ImportBatch.Status.COMMITTED, ImportBatch.Status.CANCELLED]
-    ).update(status=ImportBatch.Status.CANCELLED)
-    if not updated:
-        raise PermissionDenied(_("该批次已导入或已取消。"))
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().filter(pk=batch.pk).exclude(
+            status__in=[ImportBatch.Status.COMMITTED, ImportBatch.Status.CANCELLED]
+        ).first()
+        if locked is None:
+            raise PermissionDenied(_("该批次已导入或已取消。"))
+        locked.status = ImportBatch.Status.CANCELLED
+        _forget_rows(locked, after_commit=True)
+        locked.save(update_fields=["status", "rows_file"])
     batch.refresh_from_db()
 
 

@@ -29,6 +29,11 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
     file = models.FileField(_("文件"), upload_to="imports/%Y/%m/")
+    #: The file's rows as the preview read them (cells, nothing interpreted; see
+    #: :func:`jindu.core.imports.readers.record_rows`), so the commit does not parse the
+    #: workbook again; kept from a preview without errors until the batch is committed,
+    #: rejected or cancelled. Its HMAC is ``summary["rows_mac"]``.
+    rows_file = models.FileField(_("已读取的行"), upload_to="imports/rows/%Y/%m/", blank=True)
     original_name = models.CharField(_("文件名"), max_length=255)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.UPLOADED)

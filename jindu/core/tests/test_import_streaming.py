@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -298,3 +299,80 @@ def test_value_shortcuts_give_what_django_gives(user):
     assert shortcut >= 10
     term = Event._meta.get_field("term_months")
     assert _value_prep(term, connection)(objs[2]) == 24
+
+
+# -- the preview's recorded rows ---------------------------------------------------------
+
+
+def _stored(batch) -> bool:
+    return bool(batch.rows_file.name) and batch.rows_file.storage.exists(batch.rows_file.name)
+
+
+def test_commit_reads_the_rows_the_preview_recorded(user, monkeypatch, django_capture_on_commit_callbacks):
+    """The preview keeps the file's cells; the commit validates and writes them without
+    parsing the workbook again, and then removes them."""
+    from jindu.core.imports.services import commit_batch, preview_batch
+    from jindu.core.models import ImportBatch
+
+    rows = [["身份证号", "姓名", "所属区划"]] + [[n, f"人{i}", "460106001000"] for i, n in enumerate(ids(25))]
+    batch = create_batch(importer=SpecimenImporter(), user=user, name="名单.xlsx", content=make_xlsx(rows))
+    preview_batch(batch, user=user)
+    assert batch.status == ImportBatch.Status.PREVIEWED and _stored(batch)
+    assert len(batch.summary["rows_mac"]) == 64
+    name = batch.rows_file.name
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the commit must not parse the workbook again")
+
+    monkeypatch.setattr(services, "open_table", no_reading)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = commit_batch(batch, user=user)
+    assert result.committed and batch.status == ImportBatch.Status.COMMITTED
+    assert sorted(Specimen.objects.values_list("name", flat=True)) == sorted(f"人{i}" for i in range(25))
+    assert not batch.rows_file.name and not batch.rows_file.storage.exists(name)
+
+
+def test_altered_recorded_rows_are_never_used(user, monkeypatch):
+    """Recorded rows whose HMAC no longer matches are ignored (never unpickled): the commit
+    reads the stored file instead."""
+    from jindu.core.imports.services import commit_batch, preview_batch
+
+    rows = [["身份证号", "姓名"], [ID_A, "甲"], [ID_B, "乙"]]
+    batch = create_batch(importer=SpecimenImporter(), user=user, name="a.xlsx", content=make_xlsx(rows))
+    preview_batch(batch, user=user)
+    path = batch.rows_file.path
+    with open(path, "r+b") as fh:
+        fh.seek(-3, 2)
+        fh.write(b"\x00\x00\x00")
+    opened = []
+    real_open = services.open_table
+    monkeypatch.setattr(services, "open_table", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    result = commit_batch(batch, user=user)
+    assert result.committed and opened == [1]
+    assert sorted(Specimen.objects.values_list("name", flat=True)) == ["乙", "甲"]
+
+
+def test_recorded_rows_are_kept_only_for_a_batch_that_may_be_committed(user, django_capture_on_commit_callbacks):
+    """A rejected preview keeps no rows; a second preview replaces the first one's; a
+    cancelled batch's rows are removed."""
+    from jindu.core.imports.services import cancel_batch, preview_batch
+    from jindu.core.models import ImportBatch
+
+    bad = create_batch(importer=SpecimenImporter(), user=user, name="bad.csv",
+                       content=make_csv([["身份证号", "姓名"], ["123", "甲"]]))
+    preview_batch(bad, user=user)
+    assert bad.status == ImportBatch.Status.REJECTED and not bad.rows_file.name and "rows_mac" not in bad.summary
+
+    batch = create_batch(importer=SpecimenImporter(), user=user, name="ok.csv",
+                         content=make_csv([["身份证号", "姓名"], [ID_A, "甲"]]))
+    preview_batch(batch, user=user)
+    preview_batch(batch, user=user)
+    assert _stored(batch)
+    folder = Path(batch.rows_file.path).parent
+    assert [p.name for p in folder.iterdir()] == [Path(batch.rows_file.name).name]
+    second = batch.rows_file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_batch(batch, user=user)
+    assert batch.status == ImportBatch.Status.CANCELLED and not batch.rows_file.name
+    assert not batch.rows_file.storage.exists(second)
+    assert Specimen.objects.count() == 0

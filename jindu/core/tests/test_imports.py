@@ -462,14 +462,32 @@ def test_batch_commit_writes_access_log_and_audit_event(user):
         commit_batch(batch, user=user)
 
 
-def test_commit_revalidates_against_current_data(user):
-    """A row valid at preview that fails at commit (data changed meanwhile) rejects the
-    whole batch; nothing is written."""
+def test_commit_revalidates_against_current_data(db):
+    """A row valid at preview that fails at commit (the database changed meanwhile: the
+    number was registered outside the importer's scope) rejects the whole batch; nothing is
+    written."""
+    town_user = user_with(permissions_for(Specimen, ["view", "add", "change"]) + ["geo.view_division"],
+                          division("460106"))
+    data = make_csv([["身份证号", "姓名", "所属区划"], [ID_A, "甲", "460106001000"], [ID_B, "乙", "460106002000"]])
+    batch = create_batch(importer=SpecimenImporter(), user=town_user, name="a.csv", content=data)
+    preview_batch(batch, user=town_user)
+    assert batch.status == ImportBatch.Status.PREVIEWED
+    Specimen.objects.create(name="别处", division=division("460105"), id_number=ID_B)
+    commit_batch(batch, user=town_user)
+    assert batch.status == ImportBatch.Status.REJECTED
+    assert [e["row"] for e in batch.errors] == [3]
+    assert Specimen.objects.count() == 1
+
+
+def test_commit_without_the_previews_rows_reads_the_stored_file(user):
+    """A batch whose recorded rows are gone (previewed before they were kept) is committed
+    from its stored file, read and validated again: here the file on record was replaced
+    after the preview, and its broken row rejects the batch."""
     data = make_csv([["身份证号", "姓名", "所属区划"], [ID_A, "甲", "460106001000"], [ID_B, "乙", "460106002000"]])
     batch = create_batch(importer=SpecimenImporter(), user=user, name="a.csv", content=data)
     preview_batch(batch, user=user)
     assert batch.status == ImportBatch.Status.PREVIEWED
-    # meanwhile the file on record changes under us: replace with a broken second row
+    batch.rows_file.delete(save=True)
     broken = make_csv([["身份证号", "姓名", "所属区划"], [ID_A, "甲", "460106001000"], [ID_B, "乙", "999"]])
     batch.file.save("a.csv", ContentFile(broken), save=True)
     commit_batch(batch, user=user)
