@@ -101,12 +101,19 @@ class LedgerCheck:
     :attr:`Context.as_of_sql` (no parameters). ``joins``: the ``LEFT JOIN`` clauses it
     needs, each only ever tested for *whether* it found a row (``alias.col IS NULL``), so
     the rows one entry fans out to all carry the same flags (the pass keeps one row per
-    entry); identical clauses of two checks are joined once.
+    entry); identical clauses of two checks are joined once. A join to something large
+    (another ledger) belongs in ``prepare`` instead: statements the engine runs before the
+    pass (no parameters) that build the ``work_tables`` the joins then read — an
+    anti-join run on its own stops at the first match, where a ``LEFT JOIN`` inside the
+    pass would meet every match (or probe an index per entry). The engine drops the
+    ``work_tables`` at the end of the run.
     """
 
     flag: str
     condition: str
     joins: tuple[str, ...] = ()
+    prepare: tuple[str, ...] = ()
+    work_tables: tuple[str, ...] = ()
 
 
 #: Entry-level checks by flag, in registration order. Filled by :func:`ledger_check`.

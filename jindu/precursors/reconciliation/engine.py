@@ -17,9 +17,10 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
    sales to unlicensed buyers, late sale reports, transfers without their other side.
    Each of those rules registers its entry test (a
    :class:`~jindu.precursors.reconciliation.base.LedgerCheck`, next to the rule); one
-   statement evaluates them all on each entry (hash left joins to the cover and to the
-   counterparties' ledgers, in parallel on PostgreSQL) and keeps the entries some test
-   flags, a 0/1 column per test.
+   statement evaluates them all on each entry (hash left joins to the cover and to what a
+   check prepared before — transfer matching anti-joins the transfer entries with the
+   counterparties' ledgers on its own — in parallel on PostgreSQL) and keeps the entries
+   some test flags, a 0/1 column per test.
 3. *Rules* (:data:`RULES`): each rule group is one set-based query returning only
    offending rows (from the ledger pass, or from the month table and the ledger's
    indexes); each becomes a :class:`Finding`, buffered in the temporary ``recon_found``
@@ -205,7 +206,9 @@ def ctx_count(ctx: Context, table: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
-    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix")
+    checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
+    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix",
+            *checks)
 
 
 def _drop_month(ctx: Context) -> None:
@@ -421,8 +424,9 @@ def _build_pass(ctx: Context) -> None:
 
     The live entries (not voided, dated up to ``as_of``; in an incremental run the scope
     pairs' entries from their ``since_day``, through the pair index) are left-joined to
-    what the checks need — the licence cover (hash joins on PostgreSQL) and, for transfer
-    matching, the other side's ledger — and only the entries some check flags are kept:
+    what the checks need — the licence cover (hash joins on PostgreSQL) and the work tables
+    the checks prepared first (transfer matching: the entries without their other side) —
+    and only the entries some check flags are kept:
     one row per entry (``DISTINCT``: a join finding several rows fans an entry out into
     identical rows, see :class:`~jindu.precursors.reconciliation.base.LedgerCheck`), the
     columns of :data:`~jindu.precursors.reconciliation.base.PASS_COLUMNS` and a 0/1
@@ -430,6 +434,11 @@ def _build_pass(ctx: Context) -> None:
     findings are made.
     """
     checks = [make(ctx) for make in LEDGER_CHECKS.values()]
+    for check in checks:
+        for sql in check.prepare:
+            ctx.execute(sql)
+        for table in check.work_tables:
+            ctx.analyze(table)
     joins = list(dict.fromkeys(j for c in checks for j in c.joins))
     flags = ", ".join(f"CASE WHEN {c.condition} THEN 1 ELSE 0 END AS {c.flag}" for c in checks)
     cols = ", ".join(f"e.{c}" for c in PASS_COLUMNS)
