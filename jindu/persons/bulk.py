@@ -43,6 +43,7 @@ from django.utils import timezone
 from jindu.core.timeutils import local_today
 from jindu.persons.derivation import DERIVED_FIELDS, Config, Inputs, derive, load_inputs
 from jindu.persons.models import DueItem, Person
+from jindu.persons.timeline import TimelineEvent
 
 DEFAULT_CHUNK = 5_000
 _UPDATE_BATCH = 2_000
@@ -215,6 +216,32 @@ def _recompute_chunk(pks: list[int], as_of: dt.date, config: Config, stats: Reco
         stats.due_changed += len(due_rewrite)
         DueItem.objects.filter(person_id__in=due_rewrite).delete()
         _insert_due(due_rows)
+
+
+def derive_created(people: list[int], events: list, *, as_of: dt.date, config: Config | None = None) -> int:
+    """Store the derived columns and due items of the people (primary keys ``people``)
+    created in the current transaction whose whole record is ``events`` (saved
+    :class:`~jindu.persons.models.Event` instances) — no contacts, assessments, plans or
+    handovers yet: what :func:`recompute` would store for them, derived from the records in
+    hand instead of read back (the registry import's new people,
+    :func:`jindu.persons.services.bulk_registry.register_people`). Returns the number of
+    due items written."""
+    config = config or Config()
+    timelines: dict[int, list[TimelineEvent]] = {pk: [] for pk in people}
+    for e in events:
+        timelines[e.person_id].append(TimelineEvent(str(e.kind), e.occurred_on, e.pk, e.result or None, e.term_months,
+                                                    e.days, e.approved, e.corrects_id))
+    updates: list[tuple] = []
+    due_rows: list[tuple] = []
+    for pk, timeline in timelines.items():
+        timeline.sort(key=lambda t: (t.occurred_on, t.id))  # load_inputs' order
+        derived = derive(Inputs(events=timeline), as_of=as_of, config=config)
+        updates.append((pk, *(derived.values[f] for f in DERIVED_FIELDS)))
+        due_rows.extend((pk, kind, due_on, basis) for kind, due_on, basis in derived.due)
+    if updates:
+        _write_derived(updates)
+    _insert_due(due_rows)
+    return len(due_rows)
 
 
 def _write_derived(rows: list[tuple]) -> None:

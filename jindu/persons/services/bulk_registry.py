@@ -25,8 +25,8 @@ messages, same records — only the writes are grouped:
    inserts the events with history, one ``persons.person_registered`` audit event per
    person (as ``register_person`` writes, bulk-inserted), the near-duplicate merge proposals
    (same name and birth date, or same phone, against everyone registered before — earlier
-   rows of the same import included, as one by one) and finally recomputes the derived
-   status, tier and due items with :func:`jindu.persons.bulk.recompute` — the rules the
+   rows of the same import included, as one by one) and finally derives the status, tier
+   and due items with :func:`jindu.persons.bulk.derive_created` — the rules the
    per-person path applies.
 
 Differences from one-by-one registration, none visible in the registry: the history rows
@@ -44,7 +44,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -215,7 +214,7 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
 
     _audit(user, pending)
     _propose_duplicates(user, people)
-    bulk.recompute(as_of=as_of or local_today(), people=Q(pk__in=ids))
+    bulk.derive_created(ids, events, as_of=as_of or local_today())
     return out
 
 

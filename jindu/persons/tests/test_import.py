@@ -5,6 +5,7 @@ cases 1–7 of ``shared/reference/acceptance/peer-cases.md``."""
 import datetime as dt
 
 import pytest
+from django.db.models import Q
 
 from jindu.core.imports import get_importer
 from jindu.core.imports.engine import read_and_run
@@ -64,6 +65,35 @@ def test_registry_import_registers_through_the_service(town_user, home):
     b = Person.objects.get(name="李样例")
     assert b.identity_number == PERSON_B_ID and b.phone == "0898-66123456"
     assert AuditEvent.objects.filter(action="persons.person_registered").count() == 2
+
+
+def test_imported_people_are_derived_as_the_nightly_recomputation_derives_them(town_user, home):
+    """The import derives its new people's status, dates and due items from the records in
+    hand (``bulk.derive_created``); recomputing them from the database afterwards changes
+    nothing, whether they were found using long ago, recently or never."""
+    from jindu.core.timeutils import local_today
+    from jindu.persons import bulk
+    from jindu.persons.models import DueItem
+
+    today = local_today()
+    rows = [HEAD]
+    for i, found in enumerate([None, today - dt.timedelta(days=3), today - dt.timedelta(days=400),
+                               today - dt.timedelta(days=4 * 365), today]):
+        rows.append([id_number(dt.date(1990, 1, 1 + i)), f"导入{i}", None, home.code, "海洛因", None,
+                     found.isoformat() if found else None])
+    result = run("persons.person", make_xlsx(rows, text_columns=[1]), "r.xlsx", town_user)
+    assert result.ok and result.committed, messages(result)
+    people = Person.objects.filter(name__startswith="导入")
+    assert people.count() == 5 and not people.filter(derived_on__isnull=True).exists()
+    stored = {p.pk: (p.status, p.status_since, p.next_due_on, p.abstinent_three_years_on) for p in people}
+    due = sorted(DueItem.objects.filter(person__in=people).values_list("person_id", "kind", "due_on", "basis"))
+    assert due, "a person found using recently has something due"
+
+    stats = bulk.recompute(as_of=today, people=Q(pk__in=list(stored)))
+    assert (stats.people, stats.changed, stats.due_changed) == (5, 0, 0)
+    assert {p.pk: (p.status, p.status_since, p.next_due_on, p.abstinent_three_years_on)
+            for p in people.all()} == stored
+    assert sorted(DueItem.objects.filter(person__in=people).values_list("person_id", "kind", "due_on", "basis")) == due
 
 
 def test_one_bad_row_writes_nothing_and_names_row_and_column(town_user, home):
