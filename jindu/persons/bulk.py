@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from jindu.core.timeutils import local_today
 from jindu.persons.derivation import DERIVED_FIELDS, Config, Inputs, derive, load_inputs
+from jindu.persons.choices import EventKind
 from jindu.persons.models import DueItem, Person
 from jindu.persons.timeline import TimelineEvent
 
@@ -215,33 +216,41 @@ def _recompute_chunk(pks: list[int], as_of: dt.date, config: Config, stats: Reco
     if due_rewrite:
         stats.due_changed += len(due_rewrite)
         DueItem.objects.filter(person_id__in=due_rewrite).delete()
-        _insert_due(due_rows)
+        insert_due(due_rows)
 
 
-def derive_created(people: list[int], events: list, *, as_of: dt.date, config: Config | None = None) -> int:
-    """Store the derived columns and due items of the people (primary keys ``people``)
-    created in the current transaction whose whole record is ``events`` (saved
-    :class:`~jindu.persons.models.Event` instances) — no contacts, assessments, plans or
-    handovers yet: what :func:`recompute` would store for them, derived from the records in
-    hand instead of read back (the registry import's new people,
-    :func:`jindu.persons.services.bulk_registry.register_people`). Returns the number of
-    due items written."""
+def derive_new(people: list, events: list[list], *, as_of: dt.date, config: Config | None = None) -> list[tuple]:
+    """Derive the status, tier and due items of people about to be created: ``people`` are
+    unsaved :class:`~jindu.persons.models.Person` instances, ``events[i]`` the unsaved
+    :class:`~jindu.persons.models.Event` instances that will be person ``i``'s whole record
+    (no contacts, assessments, plans or handovers yet), in the order they will be inserted.
+
+    Sets each person's derived columns (:data:`~jindu.persons.derivation.DERIVED_FIELDS`)
+    so they are inserted with them, and returns each person's due items
+    ``((kind, due_on, basis), …)`` to insert once the person has a key — what
+    :func:`recompute` would store for them afterwards, without reading them back or updating
+    the rows just inserted (the registry import's new people,
+    :func:`jindu.persons.services.bulk_registry.register_people`). The events have no keys
+    yet: each gets its position as a provisional id, which keeps what :func:`derive` reads
+    of ids — the order of same-day events (keys are assigned in insertion order). Raises
+    ``ValueError`` for a correction event (it names another event by id)."""
     config = config or Config()
-    timelines: dict[int, list[TimelineEvent]] = {pk: [] for pk in people}
-    for e in events:
-        timelines[e.person_id].append(TimelineEvent(str(e.kind), e.occurred_on, e.pk, e.result or None, e.term_months,
-                                                    e.days, e.approved, e.corrects_id))
-    updates: list[tuple] = []
-    due_rows: list[tuple] = []
-    for pk, timeline in timelines.items():
+    dues: list[tuple] = []
+    position = 0
+    for person, record in zip(people, events, strict=True):
+        timeline = []
+        for e in record:
+            if e.corrects_id is not None or str(e.kind) == EventKind.CORRECTION:
+                raise ValueError("derive_new: a new person's record has no corrections")
+            position += 1
+            timeline.append(TimelineEvent(str(e.kind), e.occurred_on, position, e.result or None, e.term_months,
+                                          e.days, e.approved, None))
         timeline.sort(key=lambda t: (t.occurred_on, t.id))  # load_inputs' order
         derived = derive(Inputs(events=timeline), as_of=as_of, config=config)
-        updates.append((pk, *(derived.values[f] for f in DERIVED_FIELDS)))
-        due_rows.extend((pk, kind, due_on, basis) for kind, due_on, basis in derived.due)
-    if updates:
-        _write_derived(updates)
-    _insert_due(due_rows)
-    return len(due_rows)
+        for name in DERIVED_FIELDS:
+            setattr(person, name, derived.values[name])
+        dues.append(derived.due)
+    return dues
 
 
 def _write_derived(rows: list[tuple]) -> None:
@@ -273,7 +282,7 @@ def _plain(value):
     return value.value if isinstance(value, Enum) else value
 
 
-def _insert_due(rows: list[tuple]) -> None:
+def insert_due(rows: list[tuple]) -> None:
     """Insert due items ``[(person pk, kind, due_on, basis)]`` (version 1, timestamps now)."""
     if not rows:
         return

@@ -25,8 +25,8 @@ messages, same records — only the writes are grouped:
    inserts the events with history, one ``persons.person_registered`` audit event per
    person (as ``register_person`` writes, bulk-inserted), the near-duplicate merge proposals
    (same name and birth date, or same phone, against everyone registered before — earlier
-   rows of the same import included, as one by one) and finally derives the status, tier
-   and due items with :func:`jindu.persons.bulk.derive_created` — the rules the
+   rows of the same import included, as one by one); the status, tier and due items are
+   derived before the people are inserted (:func:`jindu.persons.bulk.derive_new`) — the rules the
    per-person path applies.
 
 Differences from one-by-one registration, none visible in the registry: the history rows
@@ -186,6 +186,8 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
         return []
     from jindu.persons import bulk
 
+    dues = bulk.derive_new([p.person for p in pending], [p.events for p in pending],
+                           as_of=as_of or local_today())
     people = insert_rows([p.person for p in pending], history_user=_actor(user))
     through = Person.drugs.through
     insert_rows([_new(through, person_id=p.person.pk, substance_id=d.pk) for p in pending for d in _unique(p.drugs)])
@@ -214,7 +216,7 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
 
     _audit(user, pending)
     _propose_duplicates(user, people)
-    bulk.derive_created(ids, events, as_of=as_of or local_today())
+    bulk.insert_due([(person.pk, *item) for person, due in zip(people, dues) for item in due])
     return out
 
 

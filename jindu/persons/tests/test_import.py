@@ -69,7 +69,7 @@ def test_registry_import_registers_through_the_service(town_user, home):
 
 def test_imported_people_are_derived_as_the_nightly_recomputation_derives_them(town_user, home):
     """The import derives its new people's status, dates and due items from the records in
-    hand (``bulk.derive_created``); recomputing them from the database afterwards changes
+    hand, before they are inserted (``bulk.derive_new``); recomputing them from the database afterwards changes
     nothing, whether they were found using long ago, recently or never."""
     from jindu.core.timeutils import local_today
     from jindu.persons import bulk

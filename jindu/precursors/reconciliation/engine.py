@@ -312,17 +312,19 @@ def _build_cover(ctx: Context) -> None:
                 f"valid_from date NOT NULL, valid_until date NOT NULL, limit_kg numeric(16, 3))")
     limit = ""
     if ctx.scoped:
-        # Only the licences a scoped rule can ask about: of the scope's enterprises and of
-        # the counterparties of the entries the rules read (sales check the buyer's
-        # licence, transport either side's), for the scope's chemicals.
+        # Only the licence lines a scoped rule can ask about: of the scope's pairs, and of the
+        # counterparties' pairs of the entries the rules read (sales check the buyer's
+        # licence, transport either side's) — (holder, chemical) pairs, so the cover grows
+        # with the entries checked, not with every chemical of every counterparty.
         ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
         ctx.execute(f"CREATE TEMP TABLE {COVER_HOLDERS} AS "
-                    f"SELECT enterprise_id FROM {SCOPE_TABLE} UNION "
-                    f"SELECT DISTINCT e.counterparty_id "
+                    f"SELECT enterprise_id, chemical_id FROM {SCOPE_TABLE} UNION "
+                    f"SELECT e.counterparty_id, e.chemical_id "
                     f"FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)} "
                     f"WHERE e.counterparty_id IS NOT NULL")
-        limit = (f"WHERE l.enterprise_id IN (SELECT enterprise_id FROM {COVER_HOLDERS}) "
-                 f"AND lc.chemical_id IN (SELECT chemical_id FROM {SCOPE_TABLE})")
+        ctx.analyze(COVER_HOLDERS)
+        limit = (f"JOIN {COVER_HOLDERS} h ON h.enterprise_id = l.enterprise_id "
+                 f"AND h.chemical_id = lc.chemical_id")
     whens = " ".join(
         f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
         for kind, r in LICENCE_KIND_RULES.items())
