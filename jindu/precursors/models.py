@@ -326,6 +326,9 @@ class LedgerEntry(models.Model):
             models.Index(fields=["enterprise", "chemical", "occurred_on"]),
             models.Index(fields=["counterparty", "chemical", "occurred_on"]),
             models.Index(fields=["occurred_on", "id"]),
+            # The few voided entries (an incremental reconciliation finds the voids since the
+            # previous run through it).
+            models.Index(fields=["voided_at"], condition=Q(voided_at__isnull=False), name="precursors_entry_voided"),
         ]
 
     def __str__(self) -> str:

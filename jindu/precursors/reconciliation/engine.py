@@ -34,8 +34,7 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
 
 Incremental scope: the (enterprise, chemical) pairs — and their counterparties' pairs —
 of entries posted after the previous run's watermark or voided since it started (found
-through the balance rows changed since: every posting and void saves its pair's
-balance), of stock counts and licences changed since (with the pairs of enterprises
+through the partial index of voided entries), of stock counts and licences changed since (with the pairs of enterprises
 that sold to a licence holder). A full run (nightly) is still needed for what time
 alone changes: deadlines passing, windows closing, lots expiring.
 """
@@ -207,7 +206,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
     checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
-    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, "recon_touched", COVER_HOLDERS, "recon_month_fix",
+    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, COVER_HOLDERS, "recon_month_fix",
             *checks)
 
 
@@ -268,23 +267,15 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s AND e.counterparty_id IS NOT NULL "
                          f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [mark])
-    # Voids: every posting and void saves the pair's balance row (``void_entry`` locks and
-    # updates it), so the balances changed since hold the voided entries' pairs — found
-    # without scanning the ledger (it has no index on voided_at); the entries voided since
-    # are then read through the (enterprise, chemical) index of those pairs only.
-    ctx.execute("DROP TABLE IF EXISTS recon_touched")
-    ctx.execute(f"CREATE TEMP TABLE recon_touched AS SELECT enterprise_id, chemical_id FROM precursors_stockbalance "
-                f"WHERE {since('updated_at')}", [since_p])
-    ctx.analyze("recon_touched")
-    voided = (f"FROM recon_touched s {ctx.driven_join} precursors_ledgerentry e "
-              f"ON e.enterprise_id = s.enterprise_id AND e.chemical_id = s.chemical_id "
-              f"WHERE {since('e.voided_at')}")
+    # Voids since: their pairs and their counterparties' pairs. Voided entries are few, and
+    # found through the partial index on voided_at — not through the pairs posted to since,
+    # whose whole histories would be read (and grow with the ledger).
+    voided = f"FROM precursors_ledgerentry e WHERE e.voided_at IS NOT NULL AND {since('e.voided_at')}"
     ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} {voided} "
                          f"GROUP BY e.enterprise_id, e.chemical_id {upsert}", [since_p])
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} {voided} "
                          f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
                 [since_p])
-    ctx.execute("DROP TABLE IF EXISTS recon_touched")
     # Stock counts recorded or changed since.
     ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s FROM precursors_stockcount "
                          f"WHERE {since('updated_at')} {upsert}", [whole, since_p])
@@ -350,7 +341,7 @@ def _build_cover(ctx: Context) -> None:
     if ctx.scoped:
         # Looked up by number from a few entries; a full run hash-joins on it instead.
         ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
-    ctx.analyze(ctx.cover, temporary=not ctx.pg)
+    ctx.analyze(ctx.cover, temporary=not ctx.pg, columns=("activity", "enterprise_id", "chemical_id", "number"))
 
 
 def _build_month(ctx: Context) -> None:
@@ -415,7 +406,7 @@ def _build_month(ctx: Context) -> None:
         """, [ctx.date_param(as_month), ctx.date_param(as_month), ctx.as_of_param])
         ctx.execute("DROP TABLE IF EXISTS recon_month_fix")
     if kind == "TABLE":
-        ctx.analyze(MONTH_TABLE)
+        ctx.analyze(MONTH_TABLE, columns=("enterprise_id", "chemical_id", "month"))
 
 
 def _build_pass(ctx: Context) -> None:
