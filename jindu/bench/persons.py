@@ -41,9 +41,11 @@ runs it — upload (``create_batch``), preview (``preview_batch``), commit
 - ``read_rows_per_s``: merely reading the file with the import adapter (streaming every
   cell, as the import reads it; ``read_peak_rss_mb``);
 - ``preview_rows_per_s``: the preview (read + full validation, nothing written);
-- ``import_rows_per_s``: the commit — the import proper: the stored file read again, every
-  row validated again against the database, people, events, history, audit written,
-  status recomputed; ``import_read_ratio`` = import / read rate (goal ≥ 0.3), with
+- ``import_rows_per_s``: the commit — the import proper: the rows the preview recorded
+  (the file's cells, :func:`jindu.core.imports.readers.record_rows`) read back, every cell
+  parsed and every row validated again against the database, people (with their derived
+  status), events, history, audit written; ``import_read_ratio`` = import / read rate
+  (goal ≥ 0.3), with
   ``cpu_ratio`` the same on the process's CPU seconds (steadier on a busy machine);
 - ``import_end_to_end_rows_per_s`` and ``end_to_end_read_ratio``: preview + commit;
 - ``import_peak_rss_mb``: the larger peak resident memory of the preview and commit
