@@ -543,8 +543,7 @@ def spool(stream: SheetStream | Table) -> SpooledTable:
 class RecordingStream:
     """``stream`` passed through unchanged while each row is also written to the binary file
     ``fh`` as a spool (:func:`record_rows`). Once the rows have been iterated to the end,
-    ``complete`` is true, ``rows`` counts them and ``mac`` is the spool's HMAC (to give
-    :func:`open_spool`)."""
+    ``complete`` is true and ``mac`` is the spool's HMAC (to give :func:`open_spool`)."""
 
     def __init__(self, stream: SheetStream | Table, fh: Any):
         self.file_type = stream.file_type
@@ -554,7 +553,6 @@ class RecordingStream:
         self._stream = stream
         self._writer = _SpoolWriter(fh, stream)
         self.complete = False
-        self.rows = 0
         self.mac = ""
 
     def __iter__(self) -> Iterator[tuple[int, list[RawCell]]]:
@@ -565,7 +563,6 @@ class RecordingStream:
             add(number, cells)
             yield number, cells
         self.mac = self._writer.close()
-        self.rows = self._writer.rows
         self.complete = True
 
 

@@ -34,9 +34,10 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
 
 Incremental scope: the (enterprise, chemical) pairs — and their counterparties' pairs —
 of entries posted after the previous run's watermark or voided since it started (found
-through the partial index of voided entries), of stock counts and licences changed since (with the pairs of enterprises
-that sold to a licence holder). A full run (nightly) is still needed for what time
-alone changes: deadlines passing, windows closing, lots expiring.
+through the partial index of voided entries), of stock counts and licences changed since
+(with the pairs of enterprises that sold to a licence holder). A full run (nightly) is
+still needed for what time alone changes: deadlines passing, windows closing, lots
+expiring.
 """
 
 from __future__ import annotations
