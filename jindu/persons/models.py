@@ -70,8 +70,10 @@ class Person(VersionedModel):
     residence_address = models.CharField(_("居住地址"), max_length=255, blank=True)
     drugs = models.ManyToManyField("substances.Substance", verbose_name=_("滥用毒品种类"), blank=True,
                                    related_name="+")
+    # Indexed by persons_worker_due_idx (assigned_worker, next_due_on), whose prefix it is.
     assigned_worker = models.ForeignKey(
-        USER, verbose_name=_("责任社工"), null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload")
+        USER, verbose_name=_("责任社工"), null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload",
+        db_index=False)
     registered_on = models.DateField(_("登记日期"))
     registering_unit = models.ForeignKey(
         "org.Unit", verbose_name=_("登记单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -87,7 +89,7 @@ class Person(VersionedModel):
     # no longer a person of its own — lists and statistics exclude it.
     merged_into = models.ForeignKey(
         "self", verbose_name=_("已合并至"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="merged_duplicates", editable=False)
+        related_name="merged_duplicates", editable=False, db_index=False)
 
     # Derived from the timeline and assessments (services.recompute_person); never edited.
     status = models.CharField(_("管控状态"), max_length=32, choices=Status.choices,
@@ -106,9 +108,13 @@ class Person(VersionedModel):
 
     # The derived block is a cache of what the timeline says, rewritten after every event and
     # nightly: keeping it out of the row history keeps the history about what people did.
+    # The history is read by record (``id``) and date, never by its foreign keys: those go
+    # unindexed there (each index is written for every row of an import).
     history = HistoricalRecords(excluded_fields=[
         "status", "status_since", "measure_end_on", "report_due_on", "last_detected_use_on",
-        "abstinent_three_years_on", "serious_breach", "tier", "tier_assessed_on", "next_due_on", "derived_on"])
+        "abstinent_three_years_on", "serious_breach", "tier", "tier_assessed_on", "next_due_on", "derived_on"],
+        no_db_index=["household_division", "residence_division", "assigned_worker", "registering_unit",
+                     "merged_into"])
     scope_division_path = "residence_division"
     scope_assignee_path = "assigned_worker"
     person_name_fields = ("name", "alias")
@@ -130,6 +136,11 @@ class Person(VersionedModel):
             models.Index(fields=["assigned_worker", "next_due_on"], name="persons_worker_due_idx"),
             models.Index(fields=["name", "birth_date"], name="persons_name_birth_idx"),
             models.Index(fields=["phone"], name="persons_phone_idx"),
+            # Only the merged shells: "merged_into IS NULL" (every live person) must not be
+            # answered through an index, which SQLite would otherwise pick for it and read
+            # the whole registry where a name, phone or village index finds a few rows.
+            models.Index(fields=["merged_into"], condition=models.Q(merged_into__isnull=False),
+                         name="persons_merged_idx"),
         ]
 
     def __str__(self) -> str:
@@ -167,7 +178,9 @@ class Event(PersonScoped):
     ``document_number`` for decisions and orders (决定书编号).
     """
 
-    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="events")
+    # Indexed by persons_event_date_idx (person, occurred_on), whose prefix it is.
+    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="events",
+                               db_index=False)
     kind = models.CharField(_("事件类型"), max_length=32, choices=EventKind.choices)
     occurred_on = models.DateField(_("发生日期"))
     source = models.CharField(_("信息来源"), max_length=20, choices=EventSource.choices, default=EventSource.TOWN)
@@ -184,7 +197,7 @@ class Event(PersonScoped):
     recorded_by = models.ForeignKey(USER, verbose_name=_("录入人"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["person", "substance", "corrects", "recorded_by"])
 
     class Meta:
         verbose_name = _("人员事件")
