@@ -297,7 +297,10 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     if history and history_plan is None:
         return bulk_create_with_history(objs, model, default_user=history_user)
 
-    preps = [_value_prep(f, connection) for f in fields]
+    # One clock reading for the whole call: the auto_now(_add) timestamps of the records and
+    # the date of their history rows (bulk_create would read the clock once per record).
+    now = timezone.now()
+    preps = [_value_prep(f, connection, now) for f in fields]
     rows = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
@@ -310,9 +313,9 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
 
     if history:
         columns, sources = history_plan
-        now = history_model._meta.get_field("history_date").get_db_prep_save(timezone.now(), connection)
+        history_date = history_model._meta.get_field("history_date").get_db_prep_save(now, connection)
         user_id = getattr(history_user, "pk", None)
-        constants = {"history_date": now, "history_change_reason": None, "history_type": "+",
+        constants = {"history_date": history_date, "history_change_reason": None, "history_type": "+",
                      "history_user_id": user_id}
         history_rows = []
         for obj, row in zip(objs, rows):
@@ -332,14 +335,15 @@ def _stock(field: models.Field, *methods: tuple[type, str]) -> bool:
     return all(getattr(type(field), name) is getattr(cls, name) for cls, name in methods)
 
 
-def _value_prep(field: models.Field, connection: Any) -> Callable[[models.Model], Any]:
+def _value_prep(field: models.Field, connection: Any, now: dt.datetime) -> Callable[[models.Model], Any]:
     """``obj -> field.get_db_prep_save(field.pre_save(obj, True), connection)``, as
     ``bulk_create`` computes each value, with a shortcut for the values those calls return
     unchanged: ``str`` (or ``None``) in Django's own character fields, ``int`` in its integer
     fields and in foreign keys to auto-increment keys (on backends that pass integers
     through, as SQLite and PostgreSQL do), ``bool`` in its boolean fields, ``date`` (or ``None``)
-    in its plain date fields and aware datetimes in its datetime fields (``auto_now`` ones
-    included: the backend's ``adapt_date(time)field_value``). Everything else —
+    in its plain date fields and aware datetimes in its datetime fields (the backend's
+    ``adapt_date(time)field_value``). Django's own ``auto_now``/``auto_now_add`` datetime
+    fields take ``now`` (set on the record, as ``pre_save`` sets it), adapted once. Everything else —
     custom fields (encryption, blind indexes, normalisation), dates, JSON, other types —
     takes the full path."""
     attname = field.attname
@@ -380,6 +384,14 @@ def _value_prep(field: models.Field, connection: Any) -> Callable[[models.Model]
             return full(obj)
 
         return fast
+    elif type(field) is models.DateTimeField and settings.USE_TZ and (field.auto_now or field.auto_now_add):
+        stamped = connection.ops.adapt_datetimefield_value(now)
+
+        def stamp(obj: models.Model) -> Any:
+            obj.__dict__[attname] = now
+            return stamped
+
+        return stamp
     elif type(field) is models.DateTimeField and settings.USE_TZ:
         # An aware datetime (auto_now's timezone.now(), or one set) is what get_prep_value
         # returns unchanged: the backend's adaptation of it.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from openpyxl import Workbook
 
 from jindu.core.imports import engine, readers, services
@@ -269,6 +270,12 @@ def test_insert_rows_writes_what_bulk_create_with_history_writes(user):
     records, history = expected
     assert records[0]["id_number"] == ID_A and records[1]["id_number_digest"] is None
     assert history[0] == ("+", user.pk, ID_A, records[0]["id_number_digest"], Decimal("1.500"))
+    # One clock reading per call: the records' timestamps (on the instances as in the
+    # database) and their history rows' date.
+    stored = list(Specimen.objects.filter(pk__in=[o.pk for o in inserted]).values_list("created_at", "updated_at"))
+    stamps = {o.created_at for o in inserted} | {o.updated_at for o in inserted} | {t for pair in stored for t in pair}
+    assert len(stamps) == 1 and stamps == set(Specimen.history.filter(id__in=[o.pk for o in inserted])
+                                               .values_list("history_date", flat=True))
 
 
 def test_value_shortcuts_give_what_django_gives(user):
@@ -291,14 +298,14 @@ def test_value_shortcuts_give_what_django_gives(user):
     shortcut = 0
     for obj in objs:
         for field in type(obj)._meta.concrete_fields:
-            prep = _value_prep(field, connection)
+            prep = _value_prep(field, connection, timezone.now())
             if field.primary_key or prep.__name__ != "fast":
                 continue
             shortcut += 1
             assert prep(obj) == field.get_db_prep_save(field.pre_save(obj, True), connection), field
     assert shortcut >= 10
     term = Event._meta.get_field("term_months")
-    assert _value_prep(term, connection)(objs[2]) == 24
+    assert _value_prep(term, connection, timezone.now())(objs[2]) == 24
 
 
 # -- the preview's recorded rows ---------------------------------------------------------
