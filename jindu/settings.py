@@ -135,7 +135,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # mmap keeps large tables' pages in the OS cache (see `python -m jindu.bench scope`).
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA mmap_size=268435456;"
+            "PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536;"
         ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

@@ -87,7 +87,10 @@ def _normalize(raw: Any, default_area_code: str | None) -> str:
         raise PhoneNumberError(_("电话号码不能带分机号，请把分机号写在备注中"), code="extension")
     if number is not None and number.country_code != 86 and phonenumbers.is_valid_number(number):
         raise PhoneNumberError(_("不是中国大陆的电话号码"), code="not_chinese")
-    if number is None or number.country_code != 86 or not phonenumbers.is_valid_number(number):
+    # For +86 (one region, CN) ``is_valid_number`` is ``number_type(...) != UNKNOWN``: one
+    # classification answers both questions.
+    kind = phonenumbers.number_type(number) if number is not None and number.country_code == 86 else None
+    if kind is None or kind == phonenumbers.PhoneNumberType.UNKNOWN:
         digits = "".join(ch for ch in text if ch.isdigit())
         # Only what is written like a local number ("66123456", "6612-3456") lacks an area
         # code; "2024-02-30" has 8 digits too but is no phone number at all.
@@ -98,7 +101,6 @@ def _normalize(raw: Any, default_area_code: str | None) -> str:
             raise PhoneNumberError(_("固定电话缺少区号"), code="missing_area_code")
         raise PhoneNumberError(_("不是有效的手机号码或固定电话号码"), code="invalid")
     national = str(number.national_number)
-    kind = phonenumbers.number_type(number)
     if kind == _MOBILE:
         return national
     if kind in (_FIXED, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
