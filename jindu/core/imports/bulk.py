@@ -327,6 +327,20 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     return objs
 
 
+def insert_links(relation: models.ManyToManyField, pairs: list[tuple[int, int]]) -> None:
+    """Insert the rows of ``relation``'s auto-created many-to-many table (no history, no
+    signals: what ``bulk_create`` of its through model writes) for ``pairs`` of (source,
+    target) primary keys, in a few statements. Raises ``ValueError`` for a relation with an
+    explicit through model (its rows may carry more; use :func:`insert_rows`). Call inside
+    a transaction; a duplicate pair raises ``IntegrityError``."""
+    through = relation.remote_field.through
+    if not through._meta.auto_created:
+        raise ValueError(f"{relation} has an explicit through model")
+    if pairs:
+        _insert(through._meta.db_table, [relation.m2m_column_name(), relation.m2m_reverse_name()],
+                [[source, target] for source, target in pairs])
+
+
 _UNSET = object()
 
 

@@ -154,6 +154,20 @@ class _Unsupported(Exception):
     pass
 
 
+def _value_reader(widget: forms.Widget) -> Callable[[Any, Any, str], Any]:
+    """``widget.value_from_datadict``; for Django's own multiple select given a plain dict
+    (an import row), the ``data.get(name)`` it falls back to once ``data.getlist`` raised
+    ``AttributeError`` — without raising it for every row."""
+    stock = widget.value_from_datadict
+    if type(widget).value_from_datadict is not forms.SelectMultiple.value_from_datadict:
+        return stock
+
+    def value_of(data: Any, files: Any, name: str) -> Any:
+        return data.get(name) if type(data) is dict else stock(data, files, name)
+
+    return value_of
+
+
 class _Plan:
     """The compiled steps for one bound form (one variant): built once, run per row."""
 
@@ -175,7 +189,7 @@ class _Plan:
             else:
                 clean = field.clean
             hook = f"clean_{name}" if hasattr(form, f"clean_{name}") else None
-            self.fields.append((name, field.widget.value_from_datadict, clean, hook))
+            self.fields.append((name, _value_reader(field.widget), clean, hook))
 
         # _get_validation_exclusions: what never changes, and the per-row tests.
         self.static_exclude: set[str] = set()

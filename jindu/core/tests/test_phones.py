@@ -1,5 +1,7 @@
 """Chinese phone numbers (peer case 16: ``+86 139-0000-1111`` is ``13900001111``)."""
 
+import re
+
 import pytest
 
 from jindu.core.phones import PhoneNumberError, is_mobile, mask_phone, normalize_phone, phone_kind
@@ -88,3 +90,45 @@ def test_local_landline_forms_ask_for_area_code(raw):
         normalize_phone(raw)
     assert exc.value.code == "missing_area_code"
     assert normalize_phone(raw, default_area_code="0898") == "0898-66123456"
+
+
+def test_plain_mobiles_parse_as_the_library_parses():
+    """The shortcut for eleven plain digits (``phones._PLAIN_MOBILE``) builds what
+    ``phonenumbers.parse(text, "CN")`` returns — for every three-digit opening it takes,
+    each suffix digit at both ends and random ones, valid mobile ranges and invalid ones
+    alike — and the stored form (or the refusal) is the one the library's parse gives."""
+    import random
+
+    import phonenumbers
+
+    from jindu.core import phones
+
+    rng = random.Random(11)
+    taken = 0
+    for opening in range(100, 200):
+        suffixes = ["00000000", "99999999", "00000001", *(f"{rng.randrange(10**8):08d}" for _ in range(60))]
+        for suffix in suffixes:
+            text = f"{opening}{suffix}"
+            if not phones._PLAIN_MOBILE.fullmatch(text):
+                continue
+            taken += 1
+            assert phones._parse(text) == phonenumbers.parse(text, "CN"), text
+    assert taken > 4000
+    # Through the whole normalisation: the shortcut and the library agree on the verdict.
+    original = phones._PLAIN_MOBILE
+    samples = [f"{o}{rng.randrange(10**8):08d}" for o in range(130, 200) if o != 179 for _ in range(8)]
+    try:
+        fast = [_verdict(phones._normalize, s) for s in samples]
+        phones._PLAIN_MOBILE = re.compile(r"(?!)")  # never matches: the library parses every number
+        slow = [_verdict(phones._normalize, s) for s in samples]
+    finally:
+        phones._PLAIN_MOBILE = original
+    assert fast == slow
+    assert sum(1 for v in fast if v[0] == "ok") > 400 and any(v[0] == "invalid" for v in fast)
+
+
+def _verdict(normalize, text):
+    try:
+        return ("ok", normalize(text, None))
+    except PhoneNumberError as exc:
+        return (exc.code, None)

@@ -48,7 +48,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from jindu.core.audit import _actor, current_context
-from jindu.core.imports.bulk import insert_rows, instance_maker
+from jindu.core.imports.bulk import insert_links, insert_rows, instance_maker
 from jindu.core.models import AuditEvent
 from jindu.core.models.base import normalize_text_fields
 from jindu.core.scope import ADD
@@ -189,8 +189,7 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
     dues = bulk.derive_new([p.person for p in pending], [p.events for p in pending],
                            as_of=as_of or local_today())
     people = insert_rows([p.person for p in pending], history_user=_actor(user))
-    through = Person.drugs.through
-    insert_rows([_new(through, person_id=p.person.pk, substance_id=d.pk) for p in pending for d in _unique(p.drugs)])
+    insert_links(Person._meta.get_field("drugs"), [(p.person.pk, d.pk) for p in pending for d in _unique(p.drugs)])
 
     # register_person: an assigned-only worker who registers someone becomes their worker,
     # else they could not see the person they just registered; then the scope re-check.
