@@ -37,6 +37,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models.constraints import UniqueConstraint
+from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.forms.models import InlineForeignKeyField
 from django.forms.utils import ErrorDict
 
@@ -154,6 +155,28 @@ class _Unsupported(Exception):
     pass
 
 
+def _form_data_saver(model: type[models.Model], field: models.Field) -> Callable[[models.Model, Any], Any]:
+    """``field.save_form_data``; for Django's own foreign key given ``None`` on an instance
+    holding no related object, what its descriptor then does (the key's columns set to
+    ``None``, ``None`` cached) — without the look-up that raises ``KeyError`` first."""
+    save = field.save_form_data
+    if type(field) is not models.ForeignKey or type(field).save_form_data is not models.Field.save_form_data \
+            or type(model.__dict__.get(field.name)) is not ForwardManyToOneDescriptor:
+        return save
+    cache_name, attnames = field.cache_name, [lh.attname for lh, _rh in field.related_fields]
+
+    def save_key(instance: models.Model, value: Any) -> None:
+        fields_cache = instance._state.fields_cache
+        if value is None and cache_name not in fields_cache:
+            for attname in attnames:
+                setattr(instance, attname, None)
+            fields_cache[cache_name] = None
+        else:
+            save(instance, value)
+
+    return save_key
+
+
 def _value_reader(widget: forms.Widget) -> Callable[[Any, Any, str], Any]:
     """``widget.value_from_datadict``; for Django's own multiple select given a plain dict
     (an import row), the ``data.get(name)`` it falls back to once ``data.getlist`` raised
@@ -223,7 +246,7 @@ class _Plan:
                 field = fields.get(f.name)
                 omitted = (field.widget.value_omitted_from_data, field.empty_values) if field is not None \
                     else (None, None)
-            self.construct.append((f.name, omitted, f.save_form_data))
+            self.construct.append((f.name, omitted, _form_data_saver(model, f)))
 
         # Model.full_clean(exclude, validate_unique=False)
         self.normalize = issubclass(model, NormalizedTextModel)

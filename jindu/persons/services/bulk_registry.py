@@ -44,6 +44,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -259,38 +260,54 @@ def _audit(user: Any, pending: Sequence[PendingRegistration]) -> None:
 
 def _propose_duplicates(user: Any, people: Sequence[Person]) -> None:
     """:func:`propose_duplicates` for each new person against everyone registered before
-    it (lower primary key), in two queries: same name and birth date, same phone."""
+    it (lower primary key), in two queries: same name and birth date, same phone.
+
+    The queries are written out (their thousands of parameters would each go through the
+    ORM's lookup machinery) and return the candidates in Person's default order
+    (``-registered_on, -pk``), the order :func:`near_duplicates` iterates in."""
     if not people:
         return
-    live = Person.objects.filter(merged_into__isnull=True)
-    by_name: dict[tuple, list[tuple]] = {}
+    quote, adapt = connection.ops.quote_name, connection.ops.adapt_datefield_value
+    meta = Person._meta
+    table = quote(meta.db_table)
+    col = {name: quote(meta.get_field(name).column) for name in ("name", "birth_date", "phone", "merged_into",
+                                                                   "registered_on")}
+    order = f"ORDER BY {col['registered_on']} DESC, {table}.{quote(meta.pk.column)} DESC"
+    live = f"FROM {table} WHERE {col['merged_into']} IS NULL"
+
+    def marks(values: list) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    by_name: dict[tuple, list[int]] = {}
+    by_phone: dict[str, list[int]] = {}
     named = [p for p in people if p.birth_date]
-    if named:
-        rows = live.filter(name__in={p.name for p in named}, birth_date__in={p.birth_date for p in named}) \
-            .values_list("name", "birth_date", "pk", "registered_on")
-        for name, born, pk, registered_on in rows:
-            by_name.setdefault((name, born), []).append((pk, registered_on))
-    by_phone: dict[str, list[tuple]] = {}
     phoned = [p for p in people if p.phone]
-    if phoned:
-        for phone, pk, registered_on in live.filter(phone__in={p.phone for p in phoned}) \
-                .values_list("phone", "pk", "registered_on"):
-            by_phone.setdefault(phone, []).append((pk, registered_on))
+    with connection.cursor() as cursor:
+        if named:
+            names, born = sorted({p.name for p in named}), sorted({adapt(p.birth_date) for p in named})
+            cursor.execute(f"SELECT {col['name']}, {col['birth_date']}, {quote(meta.pk.column)} {live} "
+                           f"AND {col['name']} IN ({marks(names)}) AND {col['birth_date']} IN ({marks(born)}) {order}",
+                           [*names, *born])
+            for name, day, pk in cursor.fetchall():
+                by_name.setdefault((name, day), []).append(pk)
+        if phoned:
+            phones = sorted({p.phone for p in phoned})
+            cursor.execute(f"SELECT {col['phone']}, {quote(meta.pk.column)} {live} "
+                           f"AND {col['phone']} IN ({marks(phones)}) {order}", phones)
+            for phone, pk in cursor.fetchall():
+                by_phone.setdefault(phone, []).append(pk)
     if not by_name and not by_phone:
         return
-
-    def order(rows):  # Person's default ordering, as near_duplicates() iterates
-        return sorted(rows, key=lambda r: (-r[1].toordinal(), -r[0]))
 
     proposals = []
     for person in people:
         found: dict[int, list[str]] = {}
         if person.birth_date:
-            for pk, _on in order(by_name.get((person.name, person.birth_date), [])):
+            for pk in by_name.get((person.name, person.birth_date), ()):
                 if pk < person.pk:
                     found.setdefault(pk, []).append("same_name_and_birth_date")
         if person.phone:
-            for pk, _on in order(by_phone.get(person.phone, [])):
+            for pk in by_phone.get(person.phone, ()):
                 if pk < person.pk:
                     found.setdefault(pk, []).append("same_phone")
         for other, reasons in found.items():
