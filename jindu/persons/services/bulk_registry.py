@@ -133,11 +133,13 @@ def prepare_registration(*, user: Any, data: Mapping[str, Any], drugs: Iterable[
     person.needs_name_check = needs_manual_check(person.name)
     if digest_of(person) in registered:
         raise DuplicatePersonError({"identity_number": _("该证件号码已登记，请勿重复登记")}, code="duplicate")
-    recorded_by = user if getattr(user, "pk", None) else None
+    # The recorder by key: the event is only written, and the descriptor's checks on a
+    # related object cost more than the rest of the event.
+    recorded_by_id = getattr(user, "pk", None)
     checked = []
     for event_data in events:
         values = {k: v for k, v in event_data.items() if k in EVENT_FIELDS}
-        event = _new(Event, person=person, recorded_by=recorded_by, **values)
+        event = _new(Event, person=person, recorded_by_id=recorded_by_id, **values)
         _check_event_cached(event, event_checks)
         checked.append(event)
     return PendingRegistration(person=person, drugs=list(drugs), events=checked, data=data)
@@ -244,12 +246,13 @@ def _audit(user: Any, pending: Sequence[PendingRegistration]) -> None:
     """One ``persons.person_registered`` event per person, the fields :func:`record_event`
     writes, in one insert."""
     actor = _actor(user)
+    actor_id, actor_repr = (actor.pk, actor.get_username()) if actor is not None else (None, "system")
     ctx = current_context()
-    content_type = ContentType.objects.get_for_model(Person)
+    content_type_id = ContentType.objects.get_for_model(Person).pk
     insert_rows([
         _new(
-            AuditEvent, actor=actor, actor_repr=(actor.get_username() if actor is not None else "system"),
-            action="persons.person_registered", target_type=content_type, target_id=str(p.person.pk),
+            AuditEvent, actor_id=actor_id, actor_repr=actor_repr,
+            action="persons.person_registered", target_type_id=content_type_id, target_id=str(p.person.pk),
             target_repr=str(p.person)[:255],
             changes={**_summary(p.data), "drugs": sorted(d.pk for d in _unique(p.drugs))},
             reason="", ip_address=ctx.ip_address, request_id=ctx.request_id,
