@@ -50,6 +50,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from jindu.core.gcutil import relaxed_gc
 from jindu.core.imports.base import Importer
 from jindu.core.imports.columns import CellError, Column, ParseContext
 from jindu.core.imports.readers import FORMULA, FileRejected, normalize_header
@@ -559,7 +560,15 @@ def apply_import(
     count. After the last row :meth:`Importer.finish <jindu.core.imports.base.Importer.finish>`
     runs once: in the commit's transaction before the all-or-nothing decision, in the
     preview in a transaction of its own that is rolled back.
+
+    The whole run has Python's garbage collector relaxed (:func:`jindu.core.gcutil.relaxed_gc`).
     """
+    with relaxed_gc():
+        return _apply(importer, prepared, result, user=user, commit=commit, progress=progress)
+
+
+def _apply(importer: Importer, prepared: PreparedImport, result: ImportResult, *, user: Any, commit: bool,
+           progress: Progress | None) -> ImportResult:
     run = _Run(importer, prepared, result, user=user, commit=commit)
     hint = int(getattr(prepared.table, "estimated_rows", 0) or 0)
     reported: list[tuple[int, int]] = []
