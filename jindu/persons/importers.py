@@ -48,7 +48,7 @@ from jindu.core.imports import (
     BooleanColumn, CellError, ChoiceColumn, Column, DateColumn, IdentityNumberColumn, Importer, PhoneColumn,
     TextColumn, register,
 )
-from jindu.core.imports.bulk import FormPool
+from jindu.core.imports.bulk import FormPool, PlannerStatistics
 from jindu.core.imports.rowcheck import RowChecker
 from jindu.core.imports.columns import cell_text
 from jindu.core.imports.engine import CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope
@@ -408,6 +408,7 @@ class PersonImporter(Importer):
             for i, _entry in pending:
                 outcomes[i] = fallback(rows[i])
             return outcomes
+        state.statistics.wrote(len(written))
         for (i, _entry), person in zip(pending, written, strict=True):
             if isinstance(person, PermissionDenied):
                 outcomes[i] = RowOutcome(ERROR, state.out_of_scope)
@@ -429,7 +430,8 @@ def _duplicate_message() -> str:
 
 class _BulkState:
     """What one run of the registry import keeps between batches: the form pool, the form's
-    initial data for a new person, the scope answers per village, today."""
+    initial data for a new person, the scope answers per village, today, the registry's
+    planner statistics as it grows (:class:`PlannerStatistics`)."""
 
     def __init__(self, importer: PersonImporter, user):
         self.user = user
@@ -441,6 +443,7 @@ class _BulkState:
                          variant=lambda data: data.get("document_type") or "")
         self.today = local_today()
         self.event_checks: dict = {}
+        self.statistics = PlannerStatistics(Person)
         self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
         self._scope: dict = {}
 

@@ -327,6 +327,52 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     return objs
 
 
+class PlannerStatistics:
+    """Keep PostgreSQL's planner statistics of a table that a bulk import grows.
+
+    Autovacuum cannot see rows an open transaction inserted, so during a 100,000-row import
+    the planner keeps the statistics of the table as it was — empty, say — and answers the
+    import's own look-ups (numbers registered, near duplicates, the scope re-check) with
+    sequential scans that grow with every batch (measured: 24–28 ms per look-up at 100,000
+    people against 3 ms through the index). :meth:`wrote` counts the rows written and runs
+    ``ANALYZE`` (which samples the transaction's own rows; its statistics are committed or
+    rolled back with the import) each time the rows written since the last analysis reach
+    the table's size then, and at least :attr:`MIN_ROWS`: a few analyses per import, each a
+    sample of at most 30,000 rows. Does nothing on other databases (SQLite plans without
+    statistics unless ``ANALYZE`` was run by hand).
+    """
+
+    MIN_ROWS = 5_000
+
+    def __init__(self, model: type[models.Model]):
+        from django.db import connection
+
+        self.table = model._meta.db_table
+        self.enabled = connection.vendor == "postgresql"
+        self.size = 0.0
+        self.pending = 0
+        if self.enabled:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [self.table])
+                row = cursor.fetchone()
+            self.size = max(float(row[0]), 0.0) if row else 0.0  # -1: never analysed
+
+    def wrote(self, rows: int) -> bool:
+        """Count ``rows`` written to the table; ``True`` when this call analysed it."""
+        if not self.enabled:
+            return False
+        from django.db import connection
+
+        self.pending += rows
+        if self.pending < max(self.size, self.MIN_ROWS):
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(self.table)}")
+        self.size += self.pending
+        self.pending = 0
+        return True
+
+
 def insert_links(relation: models.ManyToManyField, pairs: list[tuple[int, int]]) -> None:
     """Insert the rows of ``relation``'s auto-created many-to-many table (no history, no
     signals: what ``bulk_create`` of its through model writes) for ``pairs`` of (source,
