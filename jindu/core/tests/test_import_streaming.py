@@ -383,3 +383,31 @@ def test_recorded_rows_are_kept_only_for_a_batch_that_may_be_committed(user, dja
     assert batch.status == ImportBatch.Status.CANCELLED and not batch.rows_file.name
     assert not batch.rows_file.storage.exists(second)
     assert Specimen.objects.count() == 0
+
+
+def test_planner_statistics_follow_a_table_the_import_grows(db, monkeypatch):
+    """On PostgreSQL the table is analysed inside the import's transaction each time the rows
+    written since the last analysis reach its size then (so the planner sees the registry
+    it is querying); on SQLite nothing is run."""
+    from jindu.core.imports.bulk import PlannerStatistics, insert_rows
+
+    monkeypatch.setattr(PlannerStatistics, "MIN_ROWS", 20)
+    stats = PlannerStatistics(Specimen)
+    place = division("4601")
+
+    def write(n):
+        insert_rows([Specimen(name=f"甲{i}", division=place) for i in range(n)], history=False)
+        return stats.wrote(n)
+
+    def reltuples():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [Specimen._meta.db_table])
+            return cursor.fetchone()[0]
+
+    if connection.vendor != "postgresql":
+        assert not stats.enabled and write(50) is False
+        return
+    assert write(10) is False  # below the minimum
+    assert write(15) is True and reltuples() == 25  # 25 written: analysed, size 25
+    assert write(20) is False  # 20 since: below the size
+    assert write(10) is True and reltuples() == 55
