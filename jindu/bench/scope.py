@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -93,7 +94,11 @@ def run_per_database(parser: argparse.ArgumentParser, database: str, bench: str,
     temporary ``JINDU_VAR_DIR``, and a throwaway PostgreSQL database beside the one
     ``DATABASE_URL`` names (created and dropped here), so a bench never touches real data.
     Returns the children's exit statuses OR-ed; ``parser.error`` when PostgreSQL is asked
-    for without a PostgreSQL ``DATABASE_URL``."""
+    for without a PostgreSQL ``DATABASE_URL``.
+
+    With ``JINDU_BENCH_KEEP=1`` in the environment the scratch directory and database are
+    kept for inspection (``EXPLAIN``, profiling a step again); their ``DATABASE_URL`` and
+    ``JINDU_VAR_DIR`` are printed to stderr, and removing them is the caller's job."""
     targets = []
     if database in {"all", "sqlite"}:
         targets.append("sqlite")
@@ -102,21 +107,26 @@ def run_per_database(parser: argparse.ArgumentParser, database: str, bench: str,
         parser.error("--database postgresql needs DATABASE_URL pointing at a PostgreSQL server")
     if database in {"all", "postgresql"} and url.startswith(("postgres://", "postgresql://")):
         targets.append("postgresql")
+    keep = os.environ.get("JINDU_BENCH_KEEP") == "1"
     status = 0
     for target in targets:
-        with tempfile.TemporaryDirectory(prefix="jindu-bench-") as tmp:
-            env = dict(os.environ, JINDU_VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="jindu.settings", JINDU_DEMO="0")
-            env.pop("REDIS_URL", None)
-            pg_name = None
-            if target == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        tmp = tempfile.mkdtemp(prefix="jindu-bench-")
+        env = dict(os.environ, JINDU_VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="jindu.settings", JINDU_DEMO="0")
+        env.pop("REDIS_URL", None)
+        pg_name = None
+        if target == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        else:
+            pg_name, env["DATABASE_URL"] = _create_pg_database(url)
+        try:
+            status |= subprocess.call([sys.executable, "-m", "jindu.bench", bench, "--child", *child_args], env=env)
+        finally:
+            if keep:
+                print(f"kept: DATABASE_URL={env['DATABASE_URL']} JINDU_VAR_DIR={tmp}", file=sys.stderr)
             else:
-                pg_name, env["DATABASE_URL"] = _create_pg_database(url)
-            try:
-                status |= subprocess.call([sys.executable, "-m", "jindu.bench", bench, "--child", *child_args], env=env)
-            finally:
                 if pg_name:
                     _drop_pg_database(url, pg_name)
+                shutil.rmtree(tmp, ignore_errors=True)
     return status
 
 
