@@ -62,8 +62,11 @@ class Person(VersionedModel):
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     phone = PhoneNumberField(_("联系电话"), blank=True)
+    # No index: nothing lists people by household or registering unit (deleting a division
+    # or unit, which their PROTECT guards, reads the table instead).
     household_division = models.ForeignKey(
-        "geo.Division", verbose_name=_("户籍地"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+        "geo.Division", verbose_name=_("户籍地"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False)
     household_address = models.CharField(_("户籍地址"), max_length=255, blank=True)
     residence_division = models.ForeignKey(
         "geo.Division", verbose_name=_("居住地（村居）"), on_delete=models.PROTECT, related_name="residents")
@@ -76,7 +79,8 @@ class Person(VersionedModel):
         db_index=False)
     registered_on = models.DateField(_("登记日期"))
     registering_unit = models.ForeignKey(
-        "org.Unit", verbose_name=_("登记单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+        "org.Unit", verbose_name=_("登记单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False)
     needs_name_check = models.BooleanField(
         _("姓名需人工核对"), default=False,
         help_text=_("姓名含私用区字符（U+E000–U+F8FF），可能是自造字，需要人工核对。"))
@@ -317,7 +321,9 @@ class DueItem(PersonScoped):
     """What is due next for a person, one row per kind (``DueKind``), as computed by the
     schedule; rewritten by ``services.recompute_person`` after every change and nightly."""
 
-    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.CASCADE, related_name="due_items")
+    # Indexed by persons_dueitem_unique_kind (person, kind), whose prefix it is.
+    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.CASCADE, related_name="due_items",
+                               db_index=False)
     kind = models.CharField(_("待办类型"), max_length=20, choices=DueKind.choices)
     due_on = models.DateField(_("期限"))
     basis = models.CharField(_("依据"), max_length=200, blank=True)

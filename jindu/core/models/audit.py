@@ -23,8 +23,11 @@ class AuditEvent(models.Model):
     )
     actor_repr = models.CharField(_("操作人"), max_length=150, blank=True)
     action = models.CharField(_("动作"), max_length=100, db_index=True)
-    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Looked up together, through the (target_type, target_id) index below: neither needs
+    # its own (every service action writes this table; imports write it once per record).
+    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)
+    target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(_("对象"), max_length=255, blank=True)
     changes = models.JSONField(_("变更"), default=dict, blank=True)
     reason = models.TextField(_("原因"), blank=True)
