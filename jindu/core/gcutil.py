@@ -33,7 +33,9 @@ _saved: tuple[int, int, int] | None = None
 def relaxed_gc() -> Iterator[None]:
     """Run the block with the collector relaxed (see the module docstring); the settings
     are process-wide, so nested and concurrent blocks share one relaxation: the first to
-    enter applies it, the last to leave restores the thresholds and unfreezes the heap."""
+    enter applies it, the last to leave restores the thresholds and unfreezes the heap
+    (``gc.unfreeze()`` releases everything frozen, including what a server froze before
+    forking — Jindu's servers freeze nothing)."""
     global _depth, _saved
     with _lock:
         if _depth == 0:
