@@ -340,9 +340,16 @@ class PlannerStatistics:
     the table's size then, and at least :attr:`MIN_ROWS`: a few analyses per import, each a
     sample of at most 30,000 rows. Does nothing on other databases (SQLite plans without
     statistics unless ``ANALYZE`` was run by hand).
+
+    ``ANALYZE`` inside a transaction keeps its lock on the table until the import ends, and
+    that lock excludes another analysis: a second import running meanwhile does not wait for
+    it (it could deadlock with the first over a number both insert) — it tries for
+    :attr:`LOCK_WAIT` and goes on with the statistics it has.
     """
 
     MIN_ROWS = 5_000
+    #: How long an analysis waits for the table's lock before it is skipped (PostgreSQL ``lock_timeout``).
+    LOCK_WAIT = "100ms"
 
     def __init__(self, model: type[models.Model]):
         from django.db import connection
@@ -363,11 +370,22 @@ class PlannerStatistics:
             return False
         from django.db import connection
 
+        from django.db import OperationalError, transaction
+
         self.pending += rows
         if self.pending < max(self.size, self.MIN_ROWS):
             return False
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(self.table)}")
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:  # a savepoint: a refused lock undoes only this
+                cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                               [self.LOCK_WAIT])
+                previous = cursor.fetchone()[0]
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(self.table)}")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available: another import holds it
+                raise
+            return False
         self.size += self.pending
         self.pending = 0
         return True

@@ -411,3 +411,34 @@ def test_planner_statistics_follow_a_table_the_import_grows(db, monkeypatch):
     assert write(15) is True and reltuples() == 25  # 25 written: analysed, size 25
     assert write(20) is False  # 20 since: below the size
     assert write(10) is True and reltuples() == 55
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planner_statistics_do_not_wait_for_another_imports_lock(monkeypatch):
+    """Another transaction holding the table's analysis lock (as a concurrent import does
+    until it commits): the analysis is skipped after ``LOCK_WAIT``, the import's transaction
+    goes on, and the lock timeout is what it was."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    import psycopg
+    from django.db import transaction
+
+    from jindu.core.imports.bulk import PlannerStatistics
+
+    monkeypatch.setattr(PlannerStatistics, "MIN_ROWS", 1)
+    settings = connection.settings_dict
+    other = psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
+                            password=settings["PASSWORD"] or None, dbname=settings["NAME"])
+    try:
+        other.execute(f"ANALYZE {Specimen._meta.db_table}")  # in other's open transaction: lock held
+        with transaction.atomic():
+            stats = PlannerStatistics(Specimen)
+            assert stats.wrote(10) is False and stats.pending == 10
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('lock_timeout'), 1")
+                assert cursor.fetchone() == ("0", 1)  # the transaction is usable, the setting restored
+        other.rollback()
+        with transaction.atomic():
+            assert stats.wrote(1) is True and stats.pending == 0
+    finally:
+        other.close()
