@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from jindu.core.imports.testing import make_csv
 from jindu.core.models import ImportBatch, Job
@@ -148,7 +149,11 @@ def test_same_file_again_is_noted(client, owner):
     second = ImportBatch.objects.latest("pk")
     assert second.summary["same_file_committed"]["batch"] == first.pk
     assert second.summary["counts"] == {"created": 0, "updated": 0, "unchanged": 2}
-    assert "同一文件已于" in client.get(reverse("import_batch", args=[second.pk])).content.decode()
+    html = client.get(reverse("import_batch", args=[second.pk])).content.decode()
+    first.refresh_from_db()
+    # The earlier commit's time as a local date and time, not the stored ISO text.
+    local = timezone.localtime(first.committed_at).strftime("%Y-%m-%d %H:%M")
+    assert f"同一文件已于 {local} 导入过" in html and first.committed_at.isoformat() not in html
 
 
 def test_large_file_previewed_and_committed_by_background_jobs(

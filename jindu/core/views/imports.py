@@ -18,6 +18,8 @@ Batches are visible only to their uploader (and ncc_admin); anyone else gets 404
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from django import forms
@@ -160,10 +162,13 @@ class ImportBatchView(BatchMixin, TemplateView):
         except LookupError:
             importer = None
         job = services.running_job(batch)
+        same = summary.get("same_file_committed")
         ctx.update(
             batch=batch,
             importer=importer,
             summary=summary,
+            # Stored as ISO text; shown as a local date and time like every other timestamp.
+            same_file_committed_at=_parse_stamp(same.get("at")) if same else None,
             counts=summary.get("counts", {}),
             job=job,
             job_id=summary.get("job"),
@@ -175,6 +180,14 @@ class ImportBatchView(BatchMixin, TemplateView):
             more_errors=max(0, summary.get("errors_total", 0) - len(batch.errors or [])),
         )
         return ctx
+
+
+def _parse_stamp(text: Any) -> datetime | None:
+    """An ISO timestamp kept in a batch's summary, as an aware datetime (``None`` if unreadable)."""
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
 
 
 class ImportCommitView(BatchMixin, View):
