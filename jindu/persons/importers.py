@@ -51,7 +51,9 @@ from jindu.core.imports import (
 from jindu.core.imports.bulk import FormPool, PlannerStatistics
 from jindu.core.imports.rowcheck import RowChecker
 from jindu.core.imports.columns import cell_text
-from jindu.core.imports.engine import CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope
+from jindu.core.imports.engine import (
+    CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope, error_problems,
+)
 from jindu.core.scope import ADD, CHANGE, VIEW
 from jindu.core.timeutils import local_today
 from jindu.geo.models import Division
@@ -141,24 +143,6 @@ def _all_divisions(user):
 
 
 # -- helpers shared by both importers ---------------------------------------------------------
-
-def _labelled(error: ValidationError, importer: Importer, form: forms.BaseForm) -> ValidationError:
-    """A service's field errors as messages naming the spreadsheet column (the engine keeps
-    only the messages of errors raised while saving)."""
-    if not hasattr(error, "error_dict"):
-        return error
-    messages = []
-    for field, errors in error.message_dict.items():
-        column = importer.column_for(field)
-        if column is not None:
-            label = column.label
-        elif field in form.fields:
-            label = str(form.fields[field].label or field)
-        else:
-            label = ""
-        messages += [f"{label}：{m}" if label else m for m in errors]
-    return ValidationError(messages)
-
 
 def document_digests(raw: Any, document_type: str | None = None) -> list[str]:
     """Blind indexes of ``raw`` as ``document_type`` (or as any type accepting it)."""
@@ -323,9 +307,7 @@ class PersonImporter(Importer):
                                                       data=data, expected_version=form.instance.version, drugs=drugs)
             return person
         except services.DuplicatePersonError as exc:
-            raise ValidationError(_duplicate_message()) from exc
-        except ValidationError as exc:
-            raise _labelled(exc, self, form) from exc
+            raise ValidationError({"identity_number": _duplicate_message()}) from exc
 
     # -- bulk --------------------------------------------------------------------------------
 
@@ -389,10 +371,11 @@ class PersonImporter(Importer):
                                                            registered=registered, today=state.today,
                                                            person=form.instance, event_checks=state.event_checks)
             except services.DuplicatePersonError:
-                outcomes[i] = RowOutcome(ERROR, [("", _duplicate_message())])
+                outcomes[i] = RowOutcome(ERROR, error_problems(
+                    self, ValidationError({"identity_number": _duplicate_message()}), form))
                 continue
             except ValidationError as exc:
-                outcomes[i] = RowOutcome(ERROR, [("", m) for m in _labelled(exc, self, form).messages])
+                outcomes[i] = RowOutcome(ERROR, error_problems(self, exc, form))
                 continue
             pending.append((i, entry))
 
@@ -425,7 +408,7 @@ class PersonImporter(Importer):
 
 def _duplicate_message() -> str:
     """The import's answer for a number registered already (maybe out of the user's scope)."""
-    return _g("证件号码：该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")
+    return _g("该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")
 
 
 class _BulkState:
@@ -571,7 +554,4 @@ class DrugTestResultImporter(Importer):
         data = {k: form.cleaned_data.get(k) for k in ("kind", "occurred_on", "result", "substance", "notes")}
         data["notes"] = data["notes"] or ""
         data["source"] = EventSource.IMPORT
-        try:
-            return casework.record_test(user=user, person=form.cleaned_data["person"], data=data)
-        except ValidationError as exc:
-            raise _labelled(exc, self, form) from exc
+        return casework.record_test(user=user, person=form.cleaned_data["person"], data=data)

@@ -68,7 +68,7 @@ from jindu.core.imports import (
     register,
 )
 from jindu.core.imports.columns import cell_text
-from jindu.core.imports.engine import CREATED, ERROR
+from jindu.core.imports.engine import CREATED, ERROR, error_problems
 from jindu.core.imports.readers import DATE, NUMBER
 from jindu.core.scope import ADD, CHANGE, VIEW
 from jindu.core.timeutils import local_today
@@ -367,20 +367,6 @@ class DensityColumn(Column):
 # -- shared helpers -----------------------------------------------------------------------------
 
 
-def _labelled(exc: ValidationError, importer: Importer, form: forms.BaseForm | None = None) -> ValidationError:
-    """A service's field-keyed ``ValidationError`` with each message prefixed by the
-    column (or form field) it concerns, for the engine's row errors."""
-    if not hasattr(exc, "error_dict"):
-        return exc
-    messages = []
-    for name, errors in exc.message_dict.items():
-        column = importer.column_for(name)
-        label = column.label if column is not None else (
-            str(form.fields[name].label) if form is not None and name in form.fields else "")
-        messages += [f"{label}：{m}" if label else m for m in errors]
-    return ValidationError(messages)
-
-
 @dataclass
 class _Refusals:
     """Rows refused by an importer's :meth:`finish` (after the engine counted them)."""
@@ -610,19 +596,16 @@ class EnterpriseImporter(Importer):
         row = self.row_number
         self.run.warnings += [_g("第 %(row)s 行：%(msg)s") % {"row": row, "msg": w} for w in form.code_warnings]
         data = form.cleaned_data
-        try:
-            if created:
-                values = {f: data[f] for f in services.ENTERPRISE_FIELDS if f in data}
-                values["supervising_units"] = list(data.get("supervising_units") or [])
-                return services.create_enterprise(user=user, data=values)
-            changes = form.changes()
-            values = {f: data[f] for f in changes}
-            enterprise, _changed = services.update_enterprise(
-                user=user, enterprise=Enterprise.objects.get(pk=form.instance.pk), data=values,
-                expected_version=data.get("version") or form.instance.version)
-            return enterprise
-        except ValidationError as exc:
-            raise _labelled(exc, self, form) from exc
+        if created:
+            values = {f: data[f] for f in services.ENTERPRISE_FIELDS if f in data}
+            values["supervising_units"] = list(data.get("supervising_units") or [])
+            return services.create_enterprise(user=user, data=values)
+        changes = form.changes()
+        values = {f: data[f] for f in changes}
+        enterprise, _changed = services.update_enterprise(
+            user=user, enterprise=Enterprise.objects.get(pk=form.instance.pk), data=values,
+            expected_version=data.get("version") or form.instance.version)
+        return enterprise
 
     def finish(self, *, user, commit, result):
         _add_warnings(result, self.run.warnings)
@@ -874,8 +857,8 @@ class LicenceImporter(Importer):
                     with transaction.atomic():
                         services.create_licence(user=user, enterprise=group.enterprise, data=group.data, lines=lines)
                 except ValidationError as exc:
-                    for message in _labelled(exc, self).messages:
-                        refusals.refuse(result, group.first_row, "", message)
+                    for column, message in error_problems(self, exc):
+                        refusals.refuse(result, group.first_row, str(column), message)
                 except PermissionDenied as exc:
                     refusals.refuse(result, group.first_row, "", str(exc))
                 if group.issuer_note:

@@ -249,19 +249,29 @@ def _form_base_data(form: Any) -> dict[str, Any]:
     return data
 
 
+def _field_label(importer: Importer, form: Any, name: str) -> Any:
+    """The header a row problem about field ``name`` is shown under: its column's, else the
+    form field's label, else none (``""``; also for errors of the whole row)."""
+    col = importer.column_for(name) if name != "__all__" else None
+    if col is not None:
+        return col.label
+    if form is not None and name in form.fields:
+        return str(form.fields[name].label or name)
+    return ""
+
+
 def _form_errors(importer: Importer, form: Any) -> list[tuple[str, str]]:
-    out = []
-    for name, messages in form.errors.items():
-        col = importer.column_for(name) if name != "__all__" else None
-        if col is not None:
-            label = col.label
-        elif name in form.fields:
-            label = str(form.fields[name].label or name)
-        else:
-            label = ""
-        for m in messages:
-            out.append((label, str(m)))
-    return out
+    return [(_field_label(importer, form, name), str(m)) for name, messages in form.errors.items() for m in messages]
+
+
+def error_problems(importer: Importer, error: ValidationError, form: Any = None) -> list[tuple[str, str]]:
+    """A ``ValidationError`` raised while a row was written (by a service: a number
+    registered meanwhile, a rule of the timeline) as the row's problems: field-keyed
+    messages under their column's header, as the form's own errors are shown
+    (:func:`_field_label`), the rest under none."""
+    if not hasattr(error, "error_dict"):
+        return [("", m) for m in error.messages]
+    return [(_field_label(importer, form, name), m) for name, messages in error.message_dict.items() for m in messages]
 
 
 @dataclass
@@ -703,7 +713,7 @@ def _process_clean_row(
     except StaleEditError:
         return RowOutcome(ERROR, [("", _("该记录在导入过程中已被他人修改，请重新预览后再导入"))])
     except ValidationError as exc:
-        return RowOutcome(ERROR, [("", m) for m in exc.messages])
+        return RowOutcome(ERROR, error_problems(importer, exc, form))
     except IntegrityError:
         return RowOutcome(ERROR, [("", _("与已有记录冲突（唯一性约束），未能保存"))])
     except DatabaseError:

@@ -442,3 +442,17 @@ def test_planner_statistics_do_not_wait_for_another_imports_lock(monkeypatch):
             assert stats.wrote(1) is True and stats.pending == 0
     finally:
         other.close()
+
+
+def test_errors_raised_while_saving_are_shown_under_their_column():
+    """A service's field-keyed ``ValidationError`` (raised after the form passed) names the
+    row's column as the form's own errors do; other messages stand under no column."""
+    from django.core.exceptions import ValidationError
+
+    from jindu.core.imports.engine import error_problems
+
+    importer = SpecimenImporter()
+    error = ValidationError({"id_number": ["已登记"], "name": ["姓名有误"], "__all__": ["整行有误"]})
+    assert [(str(c), m) for c, m in error_problems(importer, error)] == [
+        ("身份证号", "已登记"), ("姓名", "姓名有误"), ("", "整行有误")]
+    assert error_problems(importer, ValidationError(["甲", "乙"])) == [("", "甲"), ("", "乙")]

@@ -209,7 +209,7 @@ def test_number_registered_meanwhile_is_named_on_its_row(town_user, home, monkey
     rows = good_rows(home)[:2] + [[taken, "已登记", "", "", "", home.code, "", "", ""]]
     result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True)
     assert not result.committed
-    assert [(e["row"], e["message"]) for e in result.errors] == [
-        (4, "证件号码：该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")]
+    assert [(e["row"], e["column"], e["message"]) for e in result.errors] == [
+        (4, "证件号码", "该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")]
     assert result.counts["created"] == 2
     assert Person.objects.count() == 1
