@@ -356,13 +356,13 @@ class PlannerStatistics:
 
         self.table = model._meta.db_table
         self.enabled = connection.vendor == "postgresql"
-        self.size = 0.0
+        self.size = 0
         self.pending = 0
         if self.enabled:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [self.table])
                 row = cursor.fetchone()
-            self.size = max(float(row[0]), 0.0) if row else 0.0  # -1: never analysed
+            self.size = max(int(row[0]), 0) if row else 0  # reltuples: an estimate, -1 if never analysed
 
     def wrote(self, rows: int) -> bool:
         """Count ``rows`` written to the table; ``True`` when this call analysed it."""
