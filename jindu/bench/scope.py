@@ -114,15 +114,15 @@ def run_per_database(parser: argparse.ArgumentParser, database: str, bench: str,
         env = dict(os.environ, JINDU_VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="jindu.settings", JINDU_DEMO="0")
         env.pop("REDIS_URL", None)
         pg_name = None
-        if target == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        else:
-            pg_name, env["DATABASE_URL"] = _create_pg_database(url)
         try:
+            if target == "sqlite":
+                env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+            else:
+                pg_name, env["DATABASE_URL"] = _create_pg_database(url)
             status |= subprocess.call([sys.executable, "-m", "jindu.bench", bench, "--child", *child_args], env=env)
         finally:
             if keep:
-                print(f"kept: DATABASE_URL={env['DATABASE_URL']} JINDU_VAR_DIR={tmp}", file=sys.stderr)
+                print(f"kept: DATABASE_URL={env.get('DATABASE_URL')} JINDU_VAR_DIR={tmp}", file=sys.stderr)
             else:
                 if pg_name:
                     _drop_pg_database(url, pg_name)
