@@ -267,8 +267,9 @@ class LedgerEntry(models.Model):
     within 5 days, Categories 2 and 3 within 30 days).
     """
 
+    # (No index of its own: the (enterprise, chemical, occurred_on) index leads with it.)
     enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT,
-                                   related_name="ledger_entries")
+                                   related_name="ledger_entries", db_index=False)
     chemical = models.ForeignKey(Chemical, verbose_name=_("品种"), on_delete=models.PROTECT, related_name="+")
     chemical_raw = models.CharField(_("品种（原文）"), max_length=120, blank=True)
     occurred_on = models.DateField(_("发生日期"))
@@ -283,8 +284,9 @@ class LedgerEntry(models.Model):
                                         blank=True)
     balance_after_kg = models.DecimalField(_("结存（千克）"), max_digits=18, decimal_places=3, null=True,
                                            editable=False)
+    # (No index of its own: ``precursors_entry_transfer`` leads with it.)
     counterparty = models.ForeignKey(Enterprise, verbose_name=_("对方企业"), null=True, blank=True,
-                                     on_delete=models.PROTECT, related_name="counterparty_entries")
+                                     on_delete=models.PROTECT, related_name="counterparty_entries", db_index=False)
     counterparty_credit_code = models.CharField(_("对方信用代码"), max_length=20, blank=True)
     counterparty_name = models.CharField(_("对方单位"), max_length=200, blank=True)
     document_number = models.CharField(_("单据编号"), max_length=80, blank=True)
@@ -324,7 +326,13 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["enterprise", "chemical", "occurred_on"]),
-            models.Index(fields=["counterparty", "chemical", "occurred_on"]),
+            # The transfers (entries naming a Jindu counterparty), carrying every column the
+            # reconciliation's transfer matching reads: on PostgreSQL it anti-joins both sides
+            # from this index alone (index-only scans of a sixth of the table's size), not
+            # from the table. (SQLite has no INCLUDE: there it is the plain key.)
+            models.Index(fields=["counterparty", "chemical", "occurred_on"],
+                         include=["enterprise", "direction", "quantity_kg", "voided_at", "id"],
+                         condition=Q(counterparty__isnull=False), name="precursors_entry_transfer"),
             models.Index(fields=["occurred_on", "id"]),
             # The few voided entries (an incremental reconciliation finds the voids since the
             # previous run through it).

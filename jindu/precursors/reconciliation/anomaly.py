@@ -127,8 +127,9 @@ def unusual_monthly_outbound(ctx: Context) -> Iterator[Finding]:
 
 
 def _screen_pairs(ctx: Context) -> None:
-    """``recon_zpairs``: the pairs that can have a reported month at all, found with two
-    hash aggregates instead of the medians' per-pair sorts; only they are scored.
+    """``recon_zpairs``: the pairs that can have a reported month at all (PostgreSQL: one
+    aggregate with ``percentile_disc``; SQLite: two hash aggregates, no per-pair sorts);
+    only they are scored.
 
     A month is reported only if it is at least :data:`ROBUST_Z_MIN_RATIO` times the median
     month (``v − med ≥ ln 3``), so the median is at most the largest month / 3; the median
@@ -141,6 +142,21 @@ def _screen_pairs(ctx: Context) -> None:
     steady pair's largest month is rarely three times its median)."""
     eps = BALANCE_EPSILON_KG
     ctx.execute(f"DROP TABLE IF EXISTS {SCREEN_TABLE}")
+    if ctx.pg:
+        # The same test in one aggregate: at least k = (n + 1) // 2 months are at most
+        # top / 3 exactly when the k-th smallest month is, and ``percentile_disc(0.5)`` is
+        # the ⌈n/2⌉-th smallest value (= k). A third of the time of the join below at two
+        # million months (which also aggregates the month table once per worker).
+        ctx.execute(f"""
+            CREATE TEMP TABLE {SCREEN_TABLE} AS
+            SELECT enterprise_id, chemical_id FROM {MONTH_TABLE} WHERE move_kg > {eps}
+            GROUP BY enterprise_id, chemical_id
+            HAVING COUNT(*) >= {int(ROBUST_Z_MIN_MONTHS)}
+               AND percentile_disc(0.5) WITHIN GROUP (ORDER BY move_kg) * {ROBUST_Z_MIN_RATIO}
+                   <= MAX(move_kg) * {SCREEN_SLACK}
+        """)
+        ctx.analyze(SCREEN_TABLE)
+        return
     ctx.execute(f"""
         CREATE TEMP TABLE {SCREEN_TABLE} AS
         SELECT m.enterprise_id, m.chemical_id

@@ -90,12 +90,12 @@ def transfer_check(ctx: Context) -> LedgerCheck:
                 AND o.occurred_on <= {ctx.add_days('t.occurred_on', W)}
                 AND (t.direction = 'in' OR ABS(o.quantity_kg - t.quantity_kg) <= {tol}))
     """
-    index = f"CREATE INDEX {UNMATCHED_TABLE}_id ON {UNMATCHED_TABLE} (id)"
-    return LedgerCheck("transfer_unmatched", prepare=(build, index), work_tables=(UNMATCHED_TABLE,),
-                       joins=(f"LEFT JOIN {UNMATCHED_TABLE} um ON um.id = e.id",),
+    # The pass looks the entry up in a hashed set of the (few) ids, not through a join: a
+    # join node would handle every entry of the ledger.
+    return LedgerCheck("transfer_unmatched", prepare=(build,), work_tables=(UNMATCHED_TABLE,),
                        # (The entry's own part lets the planner filter the ledger as it reads it.)
                        condition=("(e.direction IN ('in', 'out') AND e.counterparty_id IS NOT NULL "
-                                  "AND e.counterparty_id <> e.enterprise_id AND um.id IS NOT NULL)"))
+                                  f"AND e.counterparty_id <> e.enterprise_id AND e.id IN (SELECT id FROM {UNMATCHED_TABLE}))"))
 
 
 @rule(codes.TRANSFER_NO_OUTBOUND, title=_lazy("入库无对应出库"),

@@ -48,8 +48,11 @@ def _party_fp(party: str) -> str:
 ENT, CHEM, PARTY, CP_ID, CP_NAME, CP_CODE, DAY, ID, QTY, REPORTED, BUYER, UNCOVERED, LATE = range(13)
 
 
-def _is_sale(ctx: Context) -> str:
-    return f"e.direction = 'out' AND NOT {ctx.custody_sql('e')}"
+def _sale(ctx: Context, test: str) -> str:
+    """SQL: entry ``e`` is a sale and ``test`` holds. The custody test comes last: every
+    outbound of the ledger is evaluated, the custody lists only for the few that fail
+    ``test`` (the conjuncts inside the pass's ``OR`` run in the order written)."""
+    return f"(e.direction = 'out' AND ({test}) AND NOT {ctx.custody_sql('e')})"
 
 
 @ledger_check("sale_uncovered")
@@ -60,8 +63,8 @@ def sale_check(ctx: Context) -> LedgerCheck:
     :func:`~jindu.precursors.reconciliation.licensing.document_join`, shared with the
     purchase check: a hash join on holder and chemical)."""
     return LedgerCheck("sale_uncovered", joins=(document_join(ctx),), condition=(
-        f"({_is_sale(ctx)} AND ((e.counterparty_id IS NOT NULL AND e.counterparty_id <> e.enterprise_id "
-        f"AND dc.licence_id IS NULL) OR (e.counterparty_id IS NULL AND e.permit_number = '')))"))
+        _sale(ctx, "(e.counterparty_id IS NOT NULL AND e.counterparty_id <> e.enterprise_id "
+                   "AND dc.licence_id IS NULL) OR (e.counterparty_id IS NULL AND e.permit_number = '')")))
 
 
 @ledger_check("sale_late")
@@ -71,9 +74,8 @@ def late_report_check(ctx: Context) -> LedgerCheck:
     days = (f"(CASE {ctx.category_sql('e')} WHEN 1 THEN {REPORT_DEADLINE_DAYS[1]} "
             f"WHEN 2 THEN {REPORT_DEADLINE_DAYS[2]} ELSE {REPORT_DEADLINE_DAYS[3]} END)")
     deadline = ctx.add_days("e.occurred_on", days)
-    return LedgerCheck("sale_late", condition=(
-        f"({_is_sale(ctx)} AND ((e.reported_on IS NULL AND {deadline} < {ctx.as_of_sql}) "
-        f"OR e.reported_on > {deadline}))"))
+    return LedgerCheck("sale_late", condition=_sale(
+        ctx, f"(e.reported_on IS NULL AND {deadline} < {ctx.as_of_sql}) OR e.reported_on > {deadline}"))
 
 
 @rule(codes.SALE_TO_UNLICENSED, title=_lazy("向无购买许可或备案单位销售"),
