@@ -751,14 +751,17 @@ class _World:
     def generate(self, size: int) -> None:
         """``size`` ledger entries (planted ones included) over the two years before today."""
         self._pools()
+        from jindu.precursors.reconciliation.cover import rebuild_cover
         from jindu.precursors.reconciliation.months import rebuild_ledger_months
 
         with _indexes_dropped("precursors_ledgerentry"):
             self._generate(size)
         self._balances()
-        # The ledger was written by COPY, past the posting path: its monthly summary is
-        # summed afterwards, as ``manage.py rebuild_ledger_months`` would.
+        # The ledger and the licences were written by COPY, past the posting path and the
+        # ORM: the monthly summary and the licence cover are made afterwards, as
+        # ``manage.py rebuild_ledger_months`` and ``rebuild_licence_cover`` would.
         rebuild_ledger_months()
+        rebuild_cover()
         self._counts()
 
     def _generate(self, size: int) -> None:

@@ -11,5 +11,7 @@ class PrecursorsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from jindu.precursors import loaders
+        from jindu.precursors.reconciliation import cover
 
         post_migrate.connect(loaders.sync_after_migrate, sender=self, dispatch_uid="jindu.precursors.catalogue")
+        cover.connect()

@@ -1577,6 +1577,10 @@ def write_world(world: DemoWorld, city) -> dict:
         LicenceChemical(licence=lp.obj, chemical=chemicals[c], quantity_limit_kg=limit)
         for lp in world.licences for c, limit in lp.lines.items()
     ], LicenceChemical, batch_size=2000)
+    # Bulk rows send no signals: flatten the licences for the reconciliation here.
+    from jindu.precursors.reconciliation.cover import rebuild_cover
+
+    rebuild_cover()
 
     witnesses = []
     for dp in world.destructions:

@@ -220,6 +220,39 @@ class LicenceChemical(models.Model):
         return f"{self.licence} · {self.chemical}"
 
 
+class LicenceCover(models.Model):
+    """What each licence line covers, kept for the reconciliation: one row per licence ×
+    chemical × activity its kind covers for that chemical's category
+    (:data:`jindu.precursors.rules.LICENCE_KIND_RULES`), with the validity cut at the
+    revocation (a revoked licence covers through the day before ``revoked_on``).
+
+    Derived, never edited: :mod:`jindu.precursors.reconciliation.cover` keeps it in step
+    with every saved licence, line and catalogue chemical (signals, in the same
+    transaction); loads that bypass the ORM are followed by ``manage.py
+    rebuild_licence_cover`` (``--check`` compares). A reconciliation reads it as it is,
+    instead of flattening every licence again on each run."""
+
+    activity = models.CharField(max_length=16)
+    licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="+", db_index=False)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="+", db_index=False)
+    chemical = models.ForeignKey(Chemical, on_delete=models.CASCADE, related_name="+", db_index=False)
+    number = models.CharField(max_length=80)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    limit_kg = models.DecimalField(max_digits=16, decimal_places=3, null=True)
+
+    class Meta:
+        verbose_name = _("证照覆盖范围")
+        verbose_name_plural = _("证照覆盖范围")
+        constraints = [models.UniqueConstraint(fields=["licence", "chemical", "activity"],
+                                               name="precursors_cover_unique")]
+        indexes = [models.Index(fields=["activity", "enterprise", "chemical"], name="precursors_cover_pair"),
+                   models.Index(fields=["activity", "number", "chemical"], name="precursors_cover_number")]
+
+    def __str__(self) -> str:
+        return f"{self.activity} {self.number} c{self.chemical_id} {self.valid_from}–{self.valid_until}"
+
+
 class Destruction(VersionedModel):
     """A witnessed destruction of chemicals (e.g. expired sulphuric acid, hydrochloric acid,
     acetone, potassium permanganate, chloroform, ether and toluene, as in the seed): date,

@@ -9,7 +9,9 @@ all — in the database, set-based — and upserts the findings as
 Rule groups (one module each): :mod:`.licensing` (purchases, transport, sales),
 :mod:`.matching` (both ledgers of a transfer), :mod:`.stock` (counts, negative balances,
 expired lots), :mod:`.anomaly` (unusual monthly outbound, for review), :mod:`.reporting`
-(late sale reports); :mod:`.engine` prepares the shared working tables and writes.
+(late sale reports); :mod:`.engine` prepares the shared working tables and writes;
+:mod:`.months` and :mod:`.cover` keep the monthly ledger summary and the licence cover
+in step with every posting and licence.
 """
 
 from jindu.precursors.reconciliation import codes

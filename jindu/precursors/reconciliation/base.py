@@ -19,8 +19,6 @@ SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day): the pair
 #: ``since_day`` of a scope pair whose entry-level findings must all be re-checked (touched
 #: by a stock count or a licence change, not by entries).
 WHOLE_HISTORY = date(1, 1, 1)
-COVER_TABLE = "recon_cover"  # licence lines flattened per activity with effective validity
-COVER_WORK_TABLE = "recon_cover_work"  # the same on PostgreSQL: unlogged, one run at a time (advisory lock)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
 PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
 #: The entry columns the pass keeps (alias ``e`` in a check, the pass table's own names after).
@@ -274,10 +272,11 @@ class Context:
 
     @property
     def cover(self) -> str:
-        """The licence-cover work table: on PostgreSQL an unlogged ordinary table (temporary
-        tables are invisible to parallel workers, and the big anti-joins against it should
-        run in parallel like the ledger scans they join), on SQLite a temporary table."""
-        return COVER_WORK_TABLE if self.pg else COVER_TABLE
+        """The licence cover: the maintained table
+        :class:`~jindu.precursors.models.LicenceCover` (see :mod:`.cover`)."""
+        from jindu.precursors.models import LicenceCover
+
+        return LicenceCover._meta.db_table
 
     def expiry_cutoff_param(self) -> Any:
         """Lots with ``expires_on`` before this date count as expired
@@ -362,7 +361,7 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "COVER_TABLE", "COVER_WORK_TABLE", "MONTH_TABLE", "PASS_TABLE",
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "MONTH_TABLE", "PASS_TABLE",
            "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 

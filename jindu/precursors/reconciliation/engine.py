@@ -3,13 +3,15 @@ turns the findings into discrepancies.
 
 Design (the ledger may hold ten million entries; nothing here loads it into Python):
 
-1. *Working tables*: the licence cover (licence lines flattened per activity they
-   cover, validity cut at revocation; an unlogged table on PostgreSQL so parallel
-   workers can join it, temporary on SQLite) and ``recon_month`` (enterprise × chemical
-   × month: kilograms in, out, moved out, opening and lowest balances, earliest expiry),
-   shared by the stock, balance, expiry and statistical rules — read from the maintained
-   monthly summary :class:`~jindu.precursors.models.LedgerMonth` (:mod:`.months`), which
-   every posting and void keeps in step, so no run re-reads the ledger for it. An
+1. *Maintained tables, and one working table*: the licence cover
+   (:class:`~jindu.precursors.models.LicenceCover`, :mod:`.cover`: licence lines
+   flattened per activity they cover, validity cut at revocation), kept in step with
+   every saved licence, so no run flattens the licences again; and ``recon_month``
+   (enterprise × chemical × month: kilograms in, out, moved out, opening and lowest
+   balances, earliest expiry), shared by the stock, balance, expiry and statistical rules —
+   read from the maintained monthly summary :class:`~jindu.precursors.models.LedgerMonth`
+   (:mod:`.months`), which every posting and void keeps in step, so no run re-reads the
+   ledger for it. An
    incremental run first fills ``recon_scope`` with the pairs to check, and every pass
    is driven from it through the (enterprise, chemical, occurred_on) index.
 2. *The ledger pass* (``recon_pass``, :func:`_build_pass`): the ledger is read once for
@@ -77,7 +79,6 @@ from jindu.precursors.rules import LICENCE_KIND_RULES, TRANSFER_WINDOW_DAYS
 logger = logging.getLogger(__name__)
 
 FOUND_TABLE = "recon_found"
-COVER_HOLDERS = "recon_cover_holders"  # incremental: the enterprises whose licences the cover needs
 BATCH = 1000
 #: PostgreSQL session memory for sorts and hashes during a run (the default 4 MB makes the
 #: monthly aggregate and the anti-joins spill to disk at millions of rows).
@@ -133,8 +134,8 @@ def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | No
 
     try:
         if ctx.pg:
-            # One run at a time (the cover work table is an ordinary table; two runs
-            # writing the same findings would collide anyway); JIT compilation costs more
+            # One run at a time (the work tables of the checks are ordinary tables; two
+            # runs writing the same findings would collide anyway); JIT compilation costs more
             # than it saves on these queries.
             ctx.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
             ctx.execute(f"SET work_mem = '{PG_WORK_MEM}'")
@@ -143,8 +144,6 @@ def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | No
         if ctx.scoped:
             pairs = _build_scope(ctx, previous)
             lap("scope")
-        _build_cover(ctx)
-        lap("cover")
         _build_month(ctx)
         if not ctx.scoped:
             pairs = next(ctx.rows(f"SELECT COUNT(*) FROM {MONTH_TABLE} WHERE opening IS NULL"))[0]
@@ -207,7 +206,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
     checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
-    return (FOUND_TABLE, PASS_TABLE, ctx.cover, SCOPE_TABLE, COVER_HOLDERS, "recon_month_fix",
+    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, "recon_month_fix",
             *checks)
 
 
@@ -292,58 +291,6 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
                                    f"{where}{upsert}", [since_p, whole])
     ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
-
-
-def _build_cover(ctx: Context) -> None:
-    """``recon_cover``: one row per licence line and activity its kind covers for the
-    chemical's category (:data:`jindu.precursors.rules.LICENCE_KIND_RULES`); a revoked
-    licence stops covering on its ``revoked_on`` (the local date of the decision)."""
-    kind = "UNLOGGED" if ctx.pg else "TEMP"
-    ctx.execute(f"CREATE {kind} TABLE {ctx.cover} (activity varchar(16) NOT NULL, licence_id bigint NOT NULL, "
-                f"enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, number varchar(80) NOT NULL, "
-                f"valid_from date NOT NULL, valid_until date NOT NULL, limit_kg numeric(16, 3))")
-    limit = ""
-    if ctx.scoped:
-        # Only the licence lines a scoped rule can ask about: of the scope's pairs, and of the
-        # counterparties' pairs of the entries the rules read (sales check the buyer's
-        # licence, transport either side's) — (holder, chemical) pairs, so the cover grows
-        # with the entries checked, not with every chemical of every counterparty.
-        ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
-        ctx.execute(f"CREATE TEMP TABLE {COVER_HOLDERS} AS "
-                    f"SELECT enterprise_id, chemical_id FROM {SCOPE_TABLE} UNION "
-                    f"SELECT e.counterparty_id, e.chemical_id "
-                    f"FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)} "
-                    f"WHERE e.counterparty_id IS NOT NULL")
-        ctx.analyze(COVER_HOLDERS)
-        limit = (f"JOIN {COVER_HOLDERS} h ON h.enterprise_id = l.enterprise_id "
-                 f"AND h.chemical_id = lc.chemical_id")
-    whens = " ".join(
-        f"WHEN l.kind = '{kind}' AND ch.category IN ({','.join(map(str, sorted(r.accepted_for)))}) THEN '{r.activity}'"
-        for kind, r in LICENCE_KIND_RULES.items())
-    # A revoked licence covers through the day before its revocation (``revoked_on``).
-    last_day = "(l.revoked_on - 1)" if ctx.pg else "date(l.revoked_on, '-1 day')"
-    until = (f"CASE WHEN l.revoked_on IS NOT NULL AND {last_day} < l.valid_until THEN {last_day} "
-             "ELSE l.valid_until END")
-    ctx.execute(f"""
-        INSERT INTO {ctx.cover} (activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until,
-                                   limit_kg)
-        SELECT activity, licence_id, enterprise_id, chemical_id, number, valid_from, valid_until, limit_kg FROM (
-            SELECT CASE {whens} END AS activity, l.id AS licence_id, l.enterprise_id, lc.chemical_id, l.number,
-                   l.valid_from, {until} AS valid_until, lc.quantity_limit_kg AS limit_kg
-            FROM precursors_licence l
-            JOIN precursors_licencechemical lc ON lc.licence_id = l.id
-            JOIN precursors_chemical ch ON ch.id = lc.chemical_id
-            {limit}
-        ) x WHERE activity IS NOT NULL
-    """)
-    if ctx.scoped:
-        ctx.execute(f"DROP TABLE IF EXISTS {COVER_HOLDERS}")
-    ctx.execute(f"CREATE INDEX recon_cover_pair ON {ctx.cover} (activity, enterprise_id, chemical_id)")
-    if ctx.scoped:
-        # Looked up by number from a few entries; a full run hash-joins on it instead.
-        ctx.execute(f"CREATE INDEX recon_cover_number ON {ctx.cover} (activity, number, chemical_id)")
-    # Every column: the purchase-limit rule's plan depends on how few lines have a limit.
-    ctx.analyze(ctx.cover, temporary=not ctx.pg)
 
 
 def _build_month(ctx: Context) -> None:

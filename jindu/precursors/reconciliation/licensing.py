@@ -4,8 +4,8 @@ party without a purchase document, and late sale reports: :mod:`.sales`.)
 
 The entry tests of the purchase and transport rules (:func:`purchase_check`,
 :func:`transport_check`) run in the engine's one shared pass over the ledger, joined to
-``recon_cover`` (the engine's flattening of licence lines: one row per licence ×
-chemical × activity the kind covers for that chemical's category, per
+the licence cover (:class:`~jindu.precursors.models.LicenceCover`, :mod:`.cover`: one
+row per licence × chemical × activity the kind covers for that chemical's category, per
 :data:`jindu.precursors.rules.LICENCE_KIND_RULES`, with the validity cut at the
 revocation date for revoked licences); each rule groups its flagged entries into
 findings. The quantity-limit rule reads the ledger through the pair index. A document "covers" an entry

@@ -74,7 +74,7 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     million entries: the planner probed the index once per ledger entry."""
     tol = f"{ctx.tolerance_sql('t.quantity_kg', 't')} + {BALANCE_EPSILON_KG}"
     as_of = ctx.as_of_sql
-    # PostgreSQL: an unlogged ordinary table, as the cover (temporary tables are invisible to
+    # PostgreSQL: an unlogged ordinary table (temporary tables are invisible to
     # the pass's parallel workers: the join would wait for every entry to be gathered).
     build = f"""
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
