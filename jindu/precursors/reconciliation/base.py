@@ -15,10 +15,14 @@ from django.db import connection
 from jindu.precursors.choices import DiscrepancySeverity
 
 # Table names the engine's temporary tables are created under (per connection).
-SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day): the pairs an incremental run checks
+SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day, match_since): the pairs an incremental run checks
 #: ``since_day`` of a scope pair whose entry-level findings must all be re-checked (touched
 #: by a stock count or a licence change, not by entries).
 WHOLE_HISTORY = date(1, 1, 1)
+#: ``match_since`` of a scope pair whose transfers need no matching again (touched by a
+#: stock count or a licence only).
+NO_MATCHING = date(9999, 12, 31)
+CUSTODY_TABLE = "recon_custody"  # the ids of the storage and transport enterprises (custody transfers)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
 PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
 #: The entry columns the pass keeps (alias ``e`` in a check, the pass table's own names after).
@@ -173,12 +177,25 @@ class Context:
 
     def custody_sql(self, alias: str = "e") -> str:
         """SQL true when ``alias`` is a custody transfer: between two Jindu enterprises one of
-        which is a storage or transport enterprise (:data:`jindu.precursors.rules.CUSTODY_KINDS`)."""
+        which is a storage or transport enterprise (:data:`jindu.precursors.rules.CUSTODY_KINDS`).
+        The ids are looked up in :data:`CUSTODY_TABLE` (see :meth:`create_custody_table`), not
+        written out: PostgreSQL's planner estimates a literal list element by element, and
+        a few hundred ids in the ledger pass cost 50 ms of planning on every run."""
         if not self.custody_ids:
             return "(1 = 0)"
-        ids = ",".join(map(str, self.custody_ids))
-        return (f"({alias}.counterparty_id IS NOT NULL AND ({alias}.enterprise_id IN ({ids}) "
-                f"OR {alias}.counterparty_id IN ({ids})))")
+        ids = f"(SELECT id FROM {CUSTODY_TABLE})"
+        return (f"({alias}.counterparty_id IS NOT NULL AND ({alias}.enterprise_id IN {ids} "
+                f"OR {alias}.counterparty_id IN {ids}))")
+
+    def create_custody_table(self) -> None:
+        """Fill :data:`CUSTODY_TABLE` with :attr:`custody_ids` (PostgreSQL: an unlogged
+        ordinary table, which the ledger pass's parallel workers can read)."""
+        self.execute(f"CREATE {'UNLOGGED' if self.pg else 'TEMP'} TABLE {CUSTODY_TABLE} (id bigint PRIMARY KEY)")
+        ids = list(self.custody_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self.execute(f"INSERT INTO {CUSTODY_TABLE} (id) VALUES {', '.join(['(%s)'] * len(chunk))}", chunk)
+        self.analyze(CUSTODY_TABLE)
 
     def tolerance_sql(self, qty: str, alias: str = "e") -> str:
         """SQL for :func:`jindu.precursors.rules.quantity_tolerance_kg` of ``qty`` for ``alias``'s chemical."""
@@ -209,7 +226,7 @@ class Context:
     def pg(self) -> bool:
         return self.vendor == "postgresql"
 
-    def scoped_from(self, table: str, alias: str, *, recent: bool = False) -> str:
+    def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "since_day") -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
@@ -218,11 +235,12 @@ class Context:
         (ledger entries, for the rules of
         :data:`~jindu.precursors.reconciliation.engine.RECENT_RULES`, whose findings for a
         month or an entry depend only on entries from that month on, or within the
-        matching window)."""
+        matching window); ``since``: the scope column that day is read from (``match_since``
+        for transfer matching)."""
         if not self.scoped:
             return f"{table} {alias}"
         join = "CROSS JOIN" if not self.pg else "JOIN"
-        recent = f" AND {alias}.occurred_on >= sc.since_day" if recent else ""
+        recent = f" AND {alias}.occurred_on >= sc.{since}" if recent else ""
         return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
                 f"AND {alias}.chemical_id = sc.chemical_id{recent}")
 
@@ -361,7 +379,7 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "MONTH_TABLE", "PASS_TABLE",
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NO_MATCHING", "CUSTODY_TABLE", "MONTH_TABLE", "PASS_TABLE",
            "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 

@@ -61,8 +61,10 @@ from jindu.precursors.choices import DiscrepancyStatus
 from jindu.precursors.models import Discrepancy, LedgerEntry, ReconciliationRun
 from jindu.precursors.reconciliation import codes, months
 from jindu.precursors.reconciliation.base import (
+    CUSTODY_TABLE,
     LEDGER_CHECKS,
     MONTH_TABLE,
+    NO_MATCHING,
     PASS_COLUMNS,
     PASS_TABLE,
     RULES,
@@ -74,7 +76,7 @@ from jindu.precursors.reconciliation.base import (
     month_start,
     to_date,
 )
-from jindu.precursors.rules import LICENCE_KIND_RULES, TRANSFER_WINDOW_DAYS
+from jindu.precursors.rules import TRANSFER_WINDOW_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ RECENT_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY
                           codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT, codes.TRANSFER_NO_INBOUND,
                           codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH,
                           codes.STOCK_COUNT_MISMATCH})
+#: Of those, the rules of transfer matching: re-judged from the pair's ``match_since`` (a day).
+MATCHING_RULES = frozenset({codes.TRANSFER_NO_INBOUND, codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH})
 
 
 def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
@@ -141,6 +145,7 @@ def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | No
             ctx.execute(f"SET work_mem = '{PG_WORK_MEM}'")
             ctx.execute("SET jit = off")
         _drop_tables(ctx)
+        ctx.create_custody_table()
         if ctx.scoped:
             pairs = _build_scope(ctx, previous)
             lap("scope")
@@ -206,7 +211,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
     checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
-    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, "recon_month_fix",
+    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, CUSTODY_TABLE, "recon_month_fix",
             *checks)
 
 
@@ -235,16 +240,22 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     for the other side of a transfer, of that date less the matching window; the
     :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` sentinel for pairs touched
     by a stock count or a licence). Rules that judge entries one by one or per month read
-    only from there (:meth:`Context.scoped_from` with ``recent=True``). Returns how many pairs."""
+    only from there (:meth:`Context.scoped_from` with ``recent=True``). And ``match_since``,
+    the day from which transfer matching (one finding per entry) re-judges the pair's
+    entries: the earliest new or voided entry's own day, less the window on the other side
+    (:data:`~jindu.precursors.reconciliation.base.NO_MATCHING` when only a count or a
+    licence touched the pair: neither changes a match) — a day, not a month, so a busy
+    pair's other transfers of the month are not matched again. Returns how many pairs."""
     ctx.execute(f"CREATE TEMP TABLE {SCOPE_TABLE} (enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, "
-                f"since_day date NOT NULL, PRIMARY KEY (enterprise_id, chemical_id))")
+                f"since_day date NOT NULL, match_since date NOT NULL, PRIMARY KEY (enterprise_id, chemical_id))")
     since_p = connection.ops.adapt_datetimefield_value(previous.started_at)
     mark = previous.watermark_entry_id
-    whole = ctx.date_param(WHOLE_HISTORY)
-    earliest = ctx.least(f"{SCOPE_TABLE}.since_day", "excluded.since_day")
-    # Upsert keeping the earliest day of every source that touched the pair.
-    upsert = f"ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET since_day = {earliest}"
-    insert = f"INSERT INTO {SCOPE_TABLE} (enterprise_id, chemical_id, since_day) "
+    whole, never = ctx.date_param(WHOLE_HISTORY), ctx.date_param(NO_MATCHING)
+    # Upsert keeping the earliest days of every source that touched the pair.
+    upsert = (f"ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET "
+              f"since_day = {ctx.least(f'{SCOPE_TABLE}.since_day', 'excluded.since_day')}, "
+              f"match_since = {ctx.least(f'{SCOPE_TABLE}.match_since', 'excluded.match_since')}")
+    insert = f"INSERT INTO {SCOPE_TABLE} (enterprise_id, chemical_id, since_day, match_since) "
     where = "WHERE true " if not ctx.pg else ""
 
     def month_start(expr: str) -> str:
@@ -259,8 +270,11 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
             return f"{column} >= %s"
         return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
 
-    own_day = month_start("MIN(e.occurred_on)")
-    other_day = month_start(ctx.add_days("MIN(e.occurred_on)", -TRANSFER_WINDOW_DAYS))
+    # Own pair: the month of the earliest new or voided entry, and for matching that entry's
+    # day; the counterparty's pair: the same less the matching window.
+    other = ctx.add_days("MIN(e.occurred_on)", -TRANSFER_WINDOW_DAYS)
+    own_day = f"{month_start('MIN(e.occurred_on)')}, MIN(e.occurred_on)"
+    other_day = f"{month_start(other)}, {other}"
     # New entries (primary-key range): their pairs and their counterparties' pairs.
     ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
@@ -277,18 +291,19 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
                          f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
                 [since_p])
     # Stock counts recorded or changed since.
-    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s FROM precursors_stockcount "
-                         f"WHERE {since('updated_at')} {upsert}", [whole, since_p])
+    # (Counts and licences change no transfer's match: ``match_since`` stays at NO_MATCHING.)
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s FROM precursors_stockcount "
+                         f"WHERE {since('updated_at')} {upsert}", [whole, never, since_p])
     # Licences changed since: the holder's pairs, and the pairs of whoever sold it those chemicals.
     # (The changed lines first, then the ledger through its (counterparty, chemical) index.)
     changed = (f"WITH ch AS MATERIALIZED (SELECT DISTINCT l.enterprise_id, lc.chemical_id FROM precursors_licence l "
                f"JOIN precursors_licencechemical lc ON lc.licence_id = l.id WHERE {since('l.updated_at')}) ")
-    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s FROM ch {where}{upsert}",
-                [since_p, whole])
-    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s "
+    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s, %s FROM ch {where}{upsert}",
+                [since_p, whole, never])
+    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s, %s "
                                    f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
                                    f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
-                                   f"{where}{upsert}", [since_p, whole])
+                                   f"{where}{upsert}", [since_p, whole, never])
     ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
 
@@ -521,10 +536,13 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
     if ctx.scoped:
         # Entry-level rules saw only the pair's entries from ``since_day``: their older
         # findings (months before it) were not re-checked.
-        recent = ", ".join(f"'{c}'" for c in sorted(RECENT_RULES))
+        # Transfer matching saw them from ``match_since`` only.
+        recent = ", ".join(f"'{c}'" for c in sorted(RECENT_RULES - MATCHING_RULES))
+        matching = ", ".join(f"'{c}'" for c in sorted(MATCHING_RULES))
         scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
                  f"AND sc.chemical_id = d.chemical_id "
-                 f"AND (d.rule NOT IN ({recent}) OR d.occurred_on >= sc.since_day))")
+                 f"AND (d.rule NOT IN ({recent}, {matching}) OR (d.rule IN ({recent}) AND d.occurred_on >= sc.since_day) "
+                 f"OR (d.rule IN ({matching}) AND d.occurred_on >= sc.match_since)))")
     codes = ", ".join(f"'{c}'" for c in RULES)
     ids = [r[0] for r in ctx.rows(f"""
         SELECT d.id FROM precursors_discrepancy d

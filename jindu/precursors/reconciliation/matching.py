@@ -78,7 +78,7 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     # the pass's parallel workers: the join would wait for every entry to be gathered).
     build = f"""
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
-        SELECT t.id FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True)}
+        SELECT t.id FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='match_since')}
         WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
           AND t.voided_at IS NULL AND t.occurred_on <= {as_of} AND {ctx.add_days('t.occurred_on', W)} < {as_of}
           AND NOT EXISTS (

@@ -607,6 +607,31 @@ class TestEngine:
         reconcile(mode="full")
         assert keys() == incremental
 
+    def test_incremental_matching_rejudges_from_the_new_entrys_day(self, seller, buyer):
+        """Matching is one finding per entry: a new entry re-judges the transfers within its
+        window on both sides, not the whole month of a busy pair (and does not clear what
+        it did not re-judge)."""
+        early = entry(seller, ANHYDRIDE, Direction.OUT, "50", date(2026, 3, 2), counterparty=buyer)
+        reconcile()
+        [missing] = found(codes.TRANSFER_NO_INBOUND)
+        assert entry_ids(missing) == {early.pk}
+        history = missing.history.count()
+        # Later in March: the buyer books a delivery of the 20th, and the seller its outbound.
+        entry(seller, ANHYDRIDE, Direction.OUT, "30", date(2026, 3, 20), counterparty=buyer)
+        entry(buyer, ANHYDRIDE, Direction.IN, "30", date(2026, 3, 21), counterparty=seller)
+        run = reconcile(mode="incremental")
+        assert run.pairs_checked == 2
+        [still] = found(codes.TRANSFER_NO_INBOUND)
+        assert still.pk == missing.pk and still.history.count() == history  # not re-judged, not cleared
+        assert not found(codes.TRANSFER_NO_OUTBOUND)  # the new inbound found its outbound
+        # An inbound back-dated into the early outbound's window: the outbound is matched now.
+        entry(buyer, ANHYDRIDE, Direction.IN, "50", date(2026, 3, 4), counterparty=seller)
+        reconcile(mode="incremental")
+        assert not found(codes.TRANSFER_NO_INBOUND)
+        incremental = keys()
+        reconcile(mode="full")
+        assert keys() == incremental
+
     def test_incremental_run_keeps_older_months_and_completes_the_touched_month(self, buyer):
         # Unlicensed purchases of one pair in January and in March; a new one in March.
         entry(buyer, ACETONE, Direction.IN, "5", date(2026, 1, 12), counterparty_name="甲")
