@@ -15,13 +15,13 @@ from django.db import connection
 from jindu.precursors.choices import DiscrepancySeverity
 
 # Table names the engine's temporary tables are created under (per connection).
-SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day, match_since): the pairs an incremental run checks
+SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day, rejudge_since, match_since): the pairs an incremental run checks
 #: ``since_day`` of a scope pair whose entry-level findings must all be re-checked (touched
 #: by a stock count or a licence change, not by entries).
 WHOLE_HISTORY = date(1, 1, 1)
-#: ``match_since`` of a scope pair whose transfers need no matching again (touched by a
-#: stock count or a licence only).
-NO_MATCHING = date(9999, 12, 31)
+#: A scope pair's day (``rejudge_since``, ``match_since``) when nothing that touched it can
+#: change what those rules found: nothing is re-judged.
+NEVER_AGAIN = date(9999, 12, 31)
 CUSTODY_TABLE = "recon_custody"  # the ids of the storage and transport enterprises (custody transfers)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
 PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
@@ -116,6 +116,10 @@ class LedgerCheck:
     joins: tuple[str, ...] = ()
     prepare: tuple[str, ...] = ()
     work_tables: tuple[str, ...] = ()
+    #: The scope column from which an incremental run re-judges a pair's entries with this
+    #: test: ``rejudge_since`` for tests of the entry itself (grouped per month),
+    #: ``match_since`` for transfer matching (see ``engine._build_scope``).
+    since: str = "rejudge_since"
 
 
 #: Entry-level checks by flag, in registration order. Filled by :func:`ledger_check`.
@@ -226,7 +230,7 @@ class Context:
     def pg(self) -> bool:
         return self.vendor == "postgresql"
 
-    def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "since_day") -> str:
+    def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day") -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
@@ -235,12 +239,12 @@ class Context:
         (ledger entries, for the rules of
         :data:`~jindu.precursors.reconciliation.engine.RECENT_RULES`, whose findings for a
         month or an entry depend only on entries from that month on, or within the
-        matching window); ``since``: the scope column that day is read from (``match_since``
-        for transfer matching)."""
+        matching window); ``since``: the SQL of that day (default the scope's ``since_day``;
+        ``sc.match_since`` for transfer matching)."""
         if not self.scoped:
             return f"{table} {alias}"
         join = "CROSS JOIN" if not self.pg else "JOIN"
-        recent = f" AND {alias}.occurred_on >= sc.{since}" if recent else ""
+        recent = f" AND {alias}.occurred_on >= {since}" if recent else ""
         return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
                 f"AND {alias}.chemical_id = sc.chemical_id{recent}")
 
@@ -379,7 +383,7 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NO_MATCHING", "CUSTODY_TABLE", "MONTH_TABLE", "PASS_TABLE",
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NEVER_AGAIN", "CUSTODY_TABLE", "MONTH_TABLE", "PASS_TABLE",
            "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 

@@ -37,7 +37,9 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
 Incremental scope: the (enterprise, chemical) pairs — and their counterparties' pairs —
 of entries posted after the previous run's watermark or voided since it started (found
 through the partial index of voided entries), of stock counts and licences changed since
-(with the pairs of enterprises that sold to a licence holder). A full run (nightly) is
+(with the pairs of enterprises that sold to a licence holder); each rule re-judges a pair
+only from the day its findings can have changed (:func:`_build_scope`), so the work follows
+the changes, not the length or density of the pairs' histories. A full run (nightly) is
 still needed for what time alone changes: deadlines passing, windows closing, lots
 expiring.
 """
@@ -64,7 +66,7 @@ from jindu.precursors.reconciliation.base import (
     CUSTODY_TABLE,
     LEDGER_CHECKS,
     MONTH_TABLE,
-    NO_MATCHING,
+    NEVER_AGAIN,
     PASS_COLUMNS,
     PASS_TABLE,
     RULES,
@@ -97,8 +99,11 @@ RECENT_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY
                           codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT, codes.TRANSFER_NO_INBOUND,
                           codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH,
                           codes.STOCK_COUNT_MISMATCH})
-#: Of those, the rules of transfer matching: re-judged from the pair's ``match_since`` (a day).
+#: Of those, the rules of transfer matching: re-judged from the pair's ``match_since`` (a day);
+#: the stock counts from ``since_day``; the others (entry tests grouped per month) from
+#: ``rejudge_since`` (see :func:`_build_scope`).
 MATCHING_RULES = frozenset({codes.TRANSFER_NO_INBOUND, codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH})
+MONTHLY_RULES = RECENT_RULES - MATCHING_RULES - {codes.STOCK_COUNT_MISMATCH}
 
 
 def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
@@ -235,27 +240,34 @@ def _drop_tables(ctx: Context) -> None:
 
 def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
-    docstring) and, per pair, ``since_day``: the first day of the earliest month whose
-    entry-level findings can have changed (the month of the earliest new or voided entry;
-    for the other side of a transfer, of that date less the matching window; the
-    :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` sentinel for pairs touched
-    by a stock count or a licence). Rules that judge entries one by one or per month read
-    only from there (:meth:`Context.scoped_from` with ``recent=True``). And ``match_since``,
-    the day from which transfer matching (one finding per entry) re-judges the pair's
-    entries: the earliest new or voided entry's own day, less the window on the other side
-    (:data:`~jindu.precursors.reconciliation.base.NO_MATCHING` when only a count or a
-    licence touched the pair: neither changes a match) — a day, not a month, so a busy
-    pair's other transfers of the month are not matched again. Returns how many pairs."""
+    docstring) and, per pair, the day from which each kind of rule re-judges it:
+
+    - ``since_day`` (stock counts): the first day of the month of the earliest new or
+      voided entry (of that date less the matching window on the other side of a
+      transfer); :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` for pairs
+      touched by a stock count or a licence;
+    - ``rejudge_since`` (the entry tests grouped per month — purchases, transport, sales,
+      reports): the month of the earliest voided entry, or of the earliest new entry some
+      such test flags (:func:`_flag_new_entries`); the whole history after a licence
+      change; else :data:`~jindu.precursors.reconciliation.base.NEVER_AGAIN` — those tests
+      judge an entry by itself and the licences, so clean postings change no finding;
+    - ``match_since`` (transfer matching, one finding per entry): the earliest new or
+      voided entry's own day, less the window on the other side; never for counts and
+      licences — a day, not a month, so a busy pair's other transfers are not matched again.
+
+    Rules read only from there (:meth:`Context.scoped_from` with ``recent=True``, the
+    ledger pass per :attr:`LedgerCheck.since`), and only their findings dated from there
+    can be found no longer detected. Returns how many pairs."""
+    days = ("since_day", "rejudge_since", "match_since")
     ctx.execute(f"CREATE TEMP TABLE {SCOPE_TABLE} (enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, "
-                f"since_day date NOT NULL, match_since date NOT NULL, PRIMARY KEY (enterprise_id, chemical_id))")
+                f"{', '.join(f'{d} date NOT NULL' for d in days)}, PRIMARY KEY (enterprise_id, chemical_id))")
     since_p = connection.ops.adapt_datetimefield_value(previous.started_at)
     mark = previous.watermark_entry_id
-    whole, never = ctx.date_param(WHOLE_HISTORY), ctx.date_param(NO_MATCHING)
+    whole, never = ctx.date_param(WHOLE_HISTORY), ctx.date_param(NEVER_AGAIN)
     # Upsert keeping the earliest days of every source that touched the pair.
-    upsert = (f"ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET "
-              f"since_day = {ctx.least(f'{SCOPE_TABLE}.since_day', 'excluded.since_day')}, "
-              f"match_since = {ctx.least(f'{SCOPE_TABLE}.match_since', 'excluded.match_since')}")
-    insert = f"INSERT INTO {SCOPE_TABLE} (enterprise_id, chemical_id, since_day, match_since) "
+    upsert = "ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET " + ", ".join(
+        f"{d} = {ctx.least(f'{SCOPE_TABLE}.{d}', f'excluded.{d}')}" for d in days)
+    insert = f"INSERT INTO {SCOPE_TABLE} (enterprise_id, chemical_id, {', '.join(days)}) "
     where = "WHERE true " if not ctx.pg else ""
 
     def month_start(expr: str) -> str:
@@ -270,42 +282,65 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
             return f"{column} >= %s"
         return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
 
-    # Own pair: the month of the earliest new or voided entry, and for matching that entry's
-    # day; the counterparty's pair: the same less the matching window.
-    other = ctx.add_days("MIN(e.occurred_on)", -TRANSFER_WINDOW_DAYS)
-    own_day = f"{month_start('MIN(e.occurred_on)')}, MIN(e.occurred_on)"
-    other_day = f"{month_start(other)}, {other}"
+    # The days (since_day, rejudge_since, match_since) per source — own pair: the month of
+    # its earliest new or voided entry, and that entry's day; the counterparty's pair: the
+    # same less the matching window (its entries' own tests do not depend on ours).
+    first = "MIN(e.occurred_on)"
+    other = ctx.add_days(first, -TRANSFER_WINDOW_DAYS)
+    new_own = f"{month_start(first)}, %s, {first}"  # rejudged only if a new entry is flagged (below)
+    void_own = f"{month_start(first)}, {month_start(first)}, {first}"
+    party = f"{month_start(other)}, %s, {other}"
     # New entries (primary-key range): their pairs and their counterparties' pairs.
-    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} FROM precursors_ledgerentry e "
-                         f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
-    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} FROM precursors_ledgerentry e "
+    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {new_own} FROM precursors_ledgerentry e "
+                         f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [never, mark])
+    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s AND e.counterparty_id IS NOT NULL "
-                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [mark])
+                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [never, mark])
+    _flag_new_entries(ctx, mark, insert, upsert)
     # Voids since: their pairs and their counterparties' pairs. Voided entries are few, and
     # found through the partial index on voided_at — not through the pairs posted to since,
     # whose whole histories would be read (and grow with the ledger).
     voided = f"FROM precursors_ledgerentry e WHERE e.voided_at IS NOT NULL AND {since('e.voided_at')}"
-    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {own_day} {voided} "
+    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {void_own} {voided} "
                          f"GROUP BY e.enterprise_id, e.chemical_id {upsert}", [since_p])
-    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {other_day} {voided} "
+    ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} {voided} "
                          f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
-                [since_p])
-    # Stock counts recorded or changed since.
-    # (Counts and licences change no transfer's match: ``match_since`` stays at NO_MATCHING.)
-    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s FROM precursors_stockcount "
-                         f"WHERE {since('updated_at')} {upsert}", [whole, never, since_p])
+                [never, since_p])
+    # Stock counts recorded or changed since. (Counts change no entry's test and no match;
+    # licences no match.)
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s, %s FROM precursors_stockcount "
+                         f"WHERE {since('updated_at')} {upsert}", [whole, never, never, since_p])
     # Licences changed since: the holder's pairs, and the pairs of whoever sold it those chemicals.
     # (The changed lines first, then the ledger through its (counterparty, chemical) index.)
     changed = (f"WITH ch AS MATERIALIZED (SELECT DISTINCT l.enterprise_id, lc.chemical_id FROM precursors_licence l "
                f"JOIN precursors_licencechemical lc ON lc.licence_id = l.id WHERE {since('l.updated_at')}) ")
-    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s, %s FROM ch {where}{upsert}",
-                [since_p, whole, never])
-    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s, %s "
+    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s, %s, %s FROM ch {where}{upsert}",
+                [since_p, whole, whole, never])
+    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s, %s, %s "
                                    f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
                                    f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
-                                   f"{where}{upsert}", [since_p, whole, never])
+                                   f"{where}{upsert}", [since_p, whole, whole, never])
     ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
+
+
+def _flag_new_entries(ctx: Context, mark: int, insert: str, upsert: str) -> None:
+    """Set ``rejudge_since`` of the pairs whose new entries (ids above ``mark``) some
+    entry test grouped per month flags: the month of the earliest such entry. Those tests
+    judge an entry by itself and the licences (a licence change re-judges its pairs'
+    whole history), so a month none of whose new entries is flagged keeps its findings
+    as they are and is not read again — a busy pair's month of clean postings costs
+    nothing."""
+    checks = [make(ctx) for make in LEDGER_CHECKS.values()]
+    checks = [c for c in checks if c.since == "rejudge_since"]
+    joins = " ".join(dict.fromkeys(j for c in checks for j in c.joins))
+    flagged = " OR ".join(f"({c.condition})" for c in checks)
+    first = "MIN(e.occurred_on)"
+    month = ctx.month_date(ctx.month_of(first))
+    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {month}, {month}, {first} "
+                         f"FROM precursors_ledgerentry e {joins} "
+                         f"WHERE e.id > %s AND e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} "
+                         f"AND ({flagged}) GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
 
 
 def _build_month(ctx: Context) -> None:
@@ -397,9 +432,16 @@ def _build_pass(ctx: Context) -> None:
         for table in check.work_tables:
             ctx.analyze(table)
     joins = list(dict.fromkeys(j for c in checks for j in c.joins))
-    flags = ", ".join(f"CASE WHEN {c.condition} THEN 1 ELSE 0 END AS {c.flag}" for c in checks)
+    # Incremental: each test only from its own day of the pair (LedgerCheck.since).
+    conditions = {c.flag: (f"(e.occurred_on >= sc.{c.since} AND {c.condition})" if ctx.scoped else c.condition)
+                  for c in checks}
+    flags = ", ".join(f"CASE WHEN {conditions[c.flag]} THEN 1 ELSE 0 END AS {c.flag}" for c in checks)
     cols = ", ".join(f"e.{c}" for c in PASS_COLUMNS)
-    any_flag = " OR ".join(f"({c.condition})" for c in checks)
+    any_flag = " OR ".join(f"({conditions[c.flag]})" for c in checks)
+    days = sorted({c.since for c in checks})
+    first_day = f"sc.{days[0]}"
+    for day in days[1:]:
+        first_day = ctx.least(first_day, f"sc.{day}")
     if ctx.pg and not ctx.scoped:
         # Sorting the ledger for merge joins, and re-reading the other sides through an index
         # in every worker, is what the planner picks for this many joins if let; hash joins
@@ -409,7 +451,7 @@ def _build_pass(ctx: Context) -> None:
     ctx.execute(f"""
         CREATE TEMP TABLE {PASS_TABLE} AS
         SELECT DISTINCT {cols}, {flags}
-        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True)}
+        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True, since=first_day)}
         {' '.join(joins)}
         WHERE e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} AND ({any_flag})
     """)
@@ -536,13 +578,15 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
     if ctx.scoped:
         # Entry-level rules saw only the pair's entries from ``since_day``: their older
         # findings (months before it) were not re-checked.
-        # Transfer matching saw them from ``match_since`` only.
-        recent = ", ".join(f"'{c}'" for c in sorted(RECENT_RULES - MATCHING_RULES))
-        matching = ", ".join(f"'{c}'" for c in sorted(MATCHING_RULES))
+        # Each group was re-judged from its own day of the pair only.
+        def quoted(rules: frozenset) -> str:
+            return ", ".join(f"'{c}'" for c in sorted(rules))
+
+        groups = ((MONTHLY_RULES, "rejudge_since"), (MATCHING_RULES, "match_since"),
+                  (RECENT_RULES - MONTHLY_RULES - MATCHING_RULES, "since_day"))
+        recent = " OR ".join(f"(d.rule IN ({quoted(rules)}) AND d.occurred_on >= sc.{day})" for rules, day in groups)
         scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
-                 f"AND sc.chemical_id = d.chemical_id "
-                 f"AND (d.rule NOT IN ({recent}, {matching}) OR (d.rule IN ({recent}) AND d.occurred_on >= sc.since_day) "
-                 f"OR (d.rule IN ({matching}) AND d.occurred_on >= sc.match_since)))")
+                 f"AND sc.chemical_id = d.chemical_id AND (d.rule NOT IN ({quoted(RECENT_RULES)}) OR {recent}))")
     codes = ", ".join(f"'{c}'" for c in RULES)
     ids = [r[0] for r in ctx.rows(f"""
         SELECT d.id FROM precursors_discrepancy d

@@ -632,6 +632,29 @@ class TestEngine:
         reconcile(mode="full")
         assert keys() == incremental
 
+    def test_incremental_leaves_a_month_alone_when_its_new_entries_are_clean(self, buyer):
+        """A covered purchase posted into a month where the same pair already has a finding
+        (purchases after its filing lapsed) leaves that finding as it was: the month is not
+        re-judged, and not found "no longer detected" either."""
+        licence(buyer, LicenceKind.PURCHASE_FILING, SULPHURIC, valid_until=D + timedelta(days=2))
+        late = entry(buyer, SULPHURIC, Direction.IN, "100", D + timedelta(days=5), counterparty_name="甲")
+        reconcile()
+        [finding] = found(codes.PURCHASE_AFTER_EXPIRY)
+        history = finding.history.count()
+        entry(buyer, SULPHURIC, Direction.IN, "40", D + timedelta(days=1), counterparty_name="甲")  # covered
+        run = reconcile(mode="incremental")
+        assert run.pairs_checked == 1
+        [same] = found(codes.PURCHASE_AFTER_EXPIRY)
+        assert same.pk == finding.pk and same.history.count() == history and entry_ids(same) == {late.pk}
+        # A second purchase after the lapse in that month: the month is read again, whole.
+        again = entry(buyer, SULPHURIC, Direction.IN, "70", D + timedelta(days=9), counterparty_name="甲")
+        reconcile(mode="incremental")
+        [month] = found(codes.PURCHASE_AFTER_EXPIRY)
+        assert month.pk == finding.pk and entry_ids(month) == {late.pk, again.pk} and month.details["entries"] == 2
+        incremental = {(d.rule, d.fingerprint, d.summary) for d in found(codes.PURCHASE_AFTER_EXPIRY)}
+        reconcile(mode="full")
+        assert {(d.rule, d.fingerprint, d.summary) for d in found(codes.PURCHASE_AFTER_EXPIRY)} == incremental
+
     def test_incremental_run_keeps_older_months_and_completes_the_touched_month(self, buyer):
         # Unlicensed purchases of one pair in January and in March; a new one in March.
         entry(buyer, ACETONE, Direction.IN, "5", date(2026, 1, 12), counterparty_name="甲")
