@@ -56,6 +56,9 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
     # before the pair's ``since_day`` are unchanged (a new or changed count sets it to the
     # whole history).
     recent = "AND s.counted_on >= sc.since_day" if ctx.scoped else ""
+    # PostgreSQL would push the outer test (and its balance look-ups) down into the scan of
+    # every count, below the join with the scope: OFFSET 0 keeps it after the join.
+    fence = "OFFSET 0" if ctx.pg and ctx.scoped else ""
     sql = f"""
         SELECT x.id, x.enterprise_id, x.chemical_id, x.counted_on, x.quantity_kg, x.ledger_kg FROM (
             SELECT s.id, s.enterprise_id, s.chemical_id, s.counted_on, s.quantity_kg,
@@ -64,7 +67,7 @@ def counts_against_ledger(ctx: Context) -> Iterator[Finding]:
                                 AND e.occurred_on >= {ms} AND e.occurred_on <= s.counted_on
                                 AND e.voided_at IS NULL), 0) AS ledger_kg
             FROM {ctx.scoped_from('precursors_stockcount', 's')}
-            WHERE s.counted_on <= %s {recent}
+            WHERE s.counted_on <= %s {recent} {fence}
         ) x
         WHERE ABS(x.quantity_kg - x.ledger_kg) > {ctx.tolerance_sql('x.ledger_kg', 'x')} + {BALANCE_EPSILON_KG}
         ORDER BY x.id
