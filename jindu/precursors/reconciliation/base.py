@@ -230,7 +230,8 @@ class Context:
     def pg(self) -> bool:
         return self.vendor == "postgresql"
 
-    def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day") -> str:
+    def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day",
+                    driven: bool = False) -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
@@ -240,11 +241,19 @@ class Context:
         :data:`~jindu.precursors.reconciliation.engine.RECENT_RULES`, whose findings for a
         month or an entry depend only on entries from that month on, or within the
         matching window); ``since``: the SQL of that day (default the scope's ``since_day``;
-        ``sc.match_since`` for transfer matching)."""
+        ``sc.match_since`` for transfer matching). ``driven``: on PostgreSQL too, the scope
+        drives, each pair's rows read through the table's (enterprise, chemical, …) index
+        (a lateral subquery, kept from being flattened by ``OFFSET 0``) — for a statement
+        whose other joins keep the planner from estimating the rows (at 100,000 entries it
+        read the whole ledger and probed the scope per entry)."""
         if not self.scoped:
             return f"{table} {alias}"
-        join = "CROSS JOIN" if not self.pg else "JOIN"
         recent = f" AND {alias}.occurred_on >= {since}" if recent else ""
+        if self.pg and driven:
+            return (f"{SCOPE_TABLE} sc CROSS JOIN LATERAL (SELECT * FROM {table} {alias} "
+                    f"WHERE {alias}.enterprise_id = sc.enterprise_id AND {alias}.chemical_id = sc.chemical_id"
+                    f"{recent} OFFSET 0) {alias}")
+        join = "CROSS JOIN" if not self.pg else "JOIN"
         return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
                 f"AND {alias}.chemical_id = sc.chemical_id{recent}")
 

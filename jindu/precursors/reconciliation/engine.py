@@ -444,24 +444,26 @@ def _build_pass(ctx: Context) -> None:
     first_day = f"sc.{days[0]}"
     for day in days[1:]:
         first_day = ctx.least(first_day, f"sc.{day}")
-    # (Both settings reset here, or by the clean-up after an error.)
-    setting = None
+    # (The settings are reset here, or by the clean-up after an error.)
+    settings: tuple[str, ...] = ()
     if ctx.pg:
         # Full run: sorting the ledger for merge joins, and re-reading the other sides
         # through an index in every worker, is what the planner picks for this many joins if
         # let; hash joins (shared, built in parallel) read each side once. Incremental run: a
-        # few entries per pair, from days the planner cannot estimate — it would hash the
-        # whole licence cover (60 ms at 10M) to join a thousand entries; index look-ups.
-        setting = "enable_hashjoin" if ctx.scoped else "enable_mergejoin"
-        ctx.execute(f"SET {setting} = off")
+        # few entries per pair (the scope drives: ``scoped_from(driven=True)``), from days
+        # the planner cannot estimate — it would hash the whole licence cover (60 ms at 10M)
+        # or sort it for a merge join (100 ms) to join a thousand entries; index look-ups.
+        settings = ("enable_hashjoin", "enable_mergejoin") if ctx.scoped else ("enable_mergejoin",)
+        for setting in settings:
+            ctx.execute(f"SET {setting} = off")
     ctx.execute(f"""
         CREATE TEMP TABLE {PASS_TABLE} AS
         SELECT DISTINCT {cols}, {flags}
-        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True, since=first_day)}
+        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True, since=first_day, driven=True)}
         {' '.join(joins)}
         WHERE e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} AND ({any_flag})
     """)
-    if setting:
+    for setting in settings:
         ctx.execute(f"RESET {setting}")
     ctx.analyze(PASS_TABLE)
 
