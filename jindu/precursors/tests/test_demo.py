@@ -139,7 +139,10 @@ def test_balances_are_the_sum_of_the_entries_and_transfers_have_two_ends(db):
 def test_the_rules_find_the_planted_patterns_and_nothing_else(db):
     from jindu.precursors.reconciliation import RULES
 
+    from jindu.precursors.reconciliation.cover import cover_mismatches
+
     manifest = _seed()
+    assert cover_mismatches() == []  # the demo's bulk-created licences were flattened
     assert {p["plant"] for p in manifest} == {p.code for p in demo.PLANTED}
     for p in demo.PLANTED:
         assert set(p.rules) <= set(RULES), f"{p.code}: unknown rule codes {p.rules}"
