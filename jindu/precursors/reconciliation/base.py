@@ -15,7 +15,8 @@ from django.db import connection
 from jindu.precursors.choices import DiscrepancySeverity
 
 # Table names the engine's temporary tables are created under (per connection).
-SCOPE_TABLE = "recon_scope"  # (enterprise_id, chemical_id, since_day, rejudge_since, match_since): the pairs an incremental run checks
+#: (enterprise_id, chemical_id, since_day, rejudge_since, match_since): the pairs an incremental run checks
+SCOPE_TABLE = "recon_scope"
 #: ``since_day`` of a scope pair whose entry-level findings must all be re-checked (touched
 #: by a stock count or a licence change, not by entries).
 WHOLE_HISTORY = date(1, 1, 1)

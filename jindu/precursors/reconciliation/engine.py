@@ -193,7 +193,8 @@ def _clean_up(ctx: Context) -> None:
     must not hide the original error."""
     statements = [(f"DROP TABLE IF EXISTS {t}", []) for t in _work_tables(ctx)]
     if ctx.pg:
-        statements += [("RESET work_mem", []), ("RESET jit", []), ("RESET enable_mergejoin", []), ("RESET enable_hashjoin", []),
+        statements += [("RESET work_mem", []), ("RESET jit", []), ("RESET enable_mergejoin", []),
+                       ("RESET enable_hashjoin", []),
                        ("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])]
     try:
         _drop_month(ctx)
@@ -271,9 +272,7 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     where = "WHERE true " if not ctx.pg else ""
 
     def month_start(expr: str) -> str:
-        if ctx.pg:
-            return f"CAST(date_trunc('month', CAST({expr} AS timestamp)) AS date)"
-        return f"date({expr}, 'start of month')"
+        return ctx.month_date(ctx.month_of(expr))
 
     def since(column: str) -> str:
         # SQLite keeps datetimes as text; rows written by other tools may use ISO "T" and an

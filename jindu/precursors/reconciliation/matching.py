@@ -95,7 +95,8 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     return LedgerCheck("transfer_unmatched", prepare=(build,), work_tables=(UNMATCHED_TABLE,), since="match_since",
                        # (The entry's own part lets the planner filter the ledger as it reads it.)
                        condition=("(e.direction IN ('in', 'out') AND e.counterparty_id IS NOT NULL "
-                                  f"AND e.counterparty_id <> e.enterprise_id AND e.id IN (SELECT id FROM {UNMATCHED_TABLE}))"))
+                                  "AND e.counterparty_id <> e.enterprise_id "
+                                  f"AND e.id IN (SELECT id FROM {UNMATCHED_TABLE}))"))
 
 
 @rule(codes.TRANSFER_NO_OUTBOUND, title=_lazy("入库无对应出库"),
