@@ -189,7 +189,9 @@ class Licence(VersionedModel):
                                               | (~Q(status=LicenceStatus.REVOKED) & Q(revoked_on__isnull=True))),
                                    name="precursors_licence_revoked_on_iff_revoked"),
         ]
-        indexes = [models.Index(fields=["enterprise", "kind", "valid_until"]), models.Index(fields=["valid_until"])]
+        indexes = [models.Index(fields=["enterprise", "kind", "valid_until"]), models.Index(fields=["valid_until"]),
+                   # The incremental reconciliation's "licences changed since the last run".
+                   models.Index(fields=["updated_at"], name="precursors_licence_changed")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"

@@ -232,7 +232,7 @@ class Context:
         return self.vendor == "postgresql"
 
     def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day",
-                    driven: bool = False) -> str:
+                    driven: bool = False, own: bool = False) -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
@@ -246,10 +246,15 @@ class Context:
         drives, each pair's rows read through the table's (enterprise, chemical, …) index
         (a lateral subquery, kept from being flattened by ``OFFSET 0``) — for a statement
         whose other joins keep the planner from estimating the rows (at 100,000 entries it
-        read the whole ledger and probed the scope per entry)."""
+        read the whole ledger and probed the scope per entry). ``own``: only the pairs whose
+        own entries, counts or licences changed (``since_day`` before
+        :data:`NEVER_AGAIN`; not those touched only as the other side of a transfer) — for
+        the rules over a pair's whole history."""
         if not self.scoped:
             return f"{table} {alias}"
         recent = f" AND {alias}.occurred_on >= {since}" if recent else ""
+        if own:
+            recent += f" AND sc.since_day < {self.date_sql(NEVER_AGAIN)}"
         if self.pg and driven:
             return (f"{SCOPE_TABLE} sc CROSS JOIN LATERAL (SELECT * FROM {table} {alias} "
                     f"WHERE {alias}.enterprise_id = sc.enterprise_id AND {alias}.chemical_id = sc.chemical_id"
@@ -320,7 +325,11 @@ class Context:
     @property
     def as_of_sql(self) -> str:
         """The reconciliation date as an SQL literal (a date on PostgreSQL, ISO text on SQLite)."""
-        return f"DATE '{self.as_of.isoformat()}'" if self.pg else f"'{self.as_of.isoformat()}'"
+        return self.date_sql(self.as_of)
+
+    def date_sql(self, d: date) -> str:
+        """``d`` as an SQL literal (a date on PostgreSQL, ISO text on SQLite)."""
+        return f"DATE '{d.isoformat()}'" if self.pg else f"'{d.isoformat()}'"
 
     @property
     def as_of_param(self) -> Any:

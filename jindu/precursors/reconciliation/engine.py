@@ -243,10 +243,14 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
     docstring) and, per pair, the day from which each kind of rule re-judges it:
 
-    - ``since_day`` (stock counts): the first day of the month of the earliest new or
-      voided entry (of that date less the matching window on the other side of a
-      transfer); :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` for pairs
+    - ``since_day`` (stock counts): the first day of the month of the pair's earliest new or
+      voided entry; :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` for pairs
       touched by a stock count or a licence;
+      :data:`~jindu.precursors.reconciliation.base.NEVER_AGAIN` for a pair touched only as
+      the other side of a transfer — its own entries, months and counts did not change, so
+      neither the stock counts nor the rules over the pair's whole history (purchase limits,
+      balances, expired lots, the statistical screen) are judged again for it: only pairs
+      with an earlier ``since_day`` get month rows and have those findings re-judged;
     - ``rejudge_since`` (the entry tests grouped per month — purchases, transport, sales,
       reports): the month of the earliest voided entry, or of the earliest new entry some
       such test flags (:func:`_flag_new_entries`); the whole history after a licence
@@ -282,19 +286,20 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
         return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
 
     # The days (since_day, rejudge_since, match_since) per source — own pair: the month of
-    # its earliest new or voided entry, and that entry's day; the counterparty's pair: the
-    # same less the matching window (its entries' own tests do not depend on ours).
+    # its earliest new or voided entry, and that entry's day; the counterparty's pair: for
+    # matching only, from that day less the matching window (its entries' own tests, its
+    # months and counts do not depend on ours).
     first = "MIN(e.occurred_on)"
     other = ctx.add_days(first, -TRANSFER_WINDOW_DAYS)
     new_own = f"{month_start(first)}, %s, {first}"  # rejudged only if a new entry is flagged (below)
     void_own = f"{month_start(first)}, {month_start(first)}, {first}"
-    party = f"{month_start(other)}, %s, {other}"
+    party = f"%s, %s, {other}"
     # New entries (primary-key range): their pairs and their counterparties' pairs.
     ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {new_own} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [never, mark])
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s AND e.counterparty_id IS NOT NULL "
-                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [never, mark])
+                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [never, never, mark])
     _flag_new_entries(ctx, mark, insert, upsert)
     # Voids since: their pairs and their counterparties' pairs. Voided entries are few, and
     # found through the partial index on voided_at — not through the pairs posted to since,
@@ -304,7 +309,7 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
                          f"GROUP BY e.enterprise_id, e.chemical_id {upsert}", [since_p])
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} {voided} "
                          f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
-                [never, since_p])
+                [never, never, since_p])
     # Stock counts recorded or changed since. (Counts change no entry's test and no match;
     # licences no match.)
     ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s, %s FROM precursors_stockcount "
@@ -352,7 +357,9 @@ def _build_month(ctx: Context) -> None:
     out (``out``, ``used``, ``loss``: ``move_kg``), the earliest expiry of the lots received
     (``first_expiry``), the last inbound and first outbound day, the balance before the
     month (``opening``, NULL on the pair's first month) and the lowest end-of-day balance
-    within the month, relative to it (``low``) and absolute (``lowest``). Months after the month of ``as_of`` are
+    within the month, relative to it (``low``) and absolute (``lowest``). An incremental
+    run takes the months of the scope pairs whose own entries, counts or licences changed
+    (``scoped_from(own=True)``). Months after the month of ``as_of`` are
     left out; in that month, the pairs with entries dated after ``as_of`` (found through
     the ledger's date index; none when the run is for today) are summed again from their
     entries up to ``as_of`` through the pair index. Kilograms stay decimal (PostgreSQL
@@ -362,7 +369,8 @@ def _build_month(ctx: Context) -> None:
     after = _next_month(as_month)
     # Pairs with entries dated after ``as_of`` in its own month: that month again, up to ``as_of``.
     scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = e.enterprise_id "
-             f"AND sc.chemical_id = e.chemical_id)" if ctx.scoped else "")
+             f"AND sc.chemical_id = e.chemical_id AND sc.since_day < {ctx.date_sql(NEVER_AGAIN)})"
+             if ctx.scoped else "")
     later = [ctx.as_of_param, ctx.date_param(after)]
     fix_needed = next(ctx.rows(f"SELECT COUNT(*) FROM (SELECT 1 FROM precursors_ledgerentry e "
                                f"WHERE e.occurred_on > %s AND e.occurred_on < %s AND e.voided_at IS NULL {scope} "
@@ -376,7 +384,7 @@ def _build_month(ctx: Context) -> None:
         SELECT m.enterprise_id, m.chemical_id, m.month, m.in_kg, m.out_kg, m.moved_kg AS move_kg,
                m.first_expiry_on AS first_expiry, m.last_in_on AS last_in, m.first_out_on AS first_out,
                m.opening_kg AS opening, m.low_kg AS low, m.lowest_kg AS lowest
-        FROM {ctx.scoped_from("precursors_ledgermonth", "m")}
+        FROM {ctx.scoped_from("precursors_ledgermonth", "m", own=True)}
         WHERE m.month <= {as_month_sql}
     """)
     if fix_needed:
@@ -592,8 +600,11 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
         groups = ((MONTHLY_RULES, "rejudge_since"), (MATCHING_RULES, "match_since"),
                   (RECENT_RULES - MONTHLY_RULES - MATCHING_RULES, "since_day"))
         recent = " OR ".join(f"(d.rule IN ({quoted(rules)}) AND d.occurred_on >= sc.{day})" for rules, day in groups)
+        # The rules over a pair's whole history judged only the pairs whose own entries,
+        # counts or licences changed (Context.scoped_from(own=True)).
+        whole = f"(d.rule NOT IN ({quoted(RECENT_RULES)}) AND sc.since_day < {ctx.date_sql(NEVER_AGAIN)})"
         scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
-                 f"AND sc.chemical_id = d.chemical_id AND (d.rule NOT IN ({quoted(RECENT_RULES)}) OR {recent}))")
+                 f"AND sc.chemical_id = d.chemical_id AND ({whole} OR {recent}))")
     codes = ", ".join(f"'{c}'" for c in RULES)
     ids = [r[0] for r in ctx.rows(f"""
         SELECT d.id FROM precursors_discrepancy d

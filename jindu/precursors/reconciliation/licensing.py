@@ -158,7 +158,7 @@ def purchases_over_limit(ctx: Context) -> Iterator[Finding]:
     sql = f"""
         WITH lim AS (
             SELECT c.licence_id, c.enterprise_id, c.chemical_id, c.valid_from, c.valid_until, c.limit_kg, c.number
-            FROM {ctx.scoped_from(ctx.cover, 'c')}
+            FROM {ctx.scoped_from(ctx.cover, 'c', own=True)}
             WHERE c.activity = 'purchase' AND c.limit_kg IS NOT NULL
         ), run AS (
             SELECT l.licence_id, l.enterprise_id, l.chemical_id, l.limit_kg, l.number, e.id, e.occurred_on,

@@ -655,6 +655,26 @@ class TestEngine:
         reconcile(mode="full")
         assert {(d.rule, d.fingerprint, d.summary) for d in found(codes.PURCHASE_AFTER_EXPIRY)} == incremental
 
+    def test_incremental_leaves_the_other_sides_history_rules_alone(self, seller, buyer):
+        """A transfer to the buyer touches the buyer's pair for matching only: its own
+        entries and months did not change, so the rules over its whole history (here its
+        negative balance) are not judged again — the finding stays as it was, neither
+        rewritten nor found "no longer detected"."""
+        entry(buyer, ANHYDRIDE, Direction.USED, "20", D)
+        entry(seller, ANHYDRIDE, Direction.IN, "80", D, counterparty_name="甲")
+        reconcile()
+        [negative] = found(codes.NEGATIVE_BALANCE)
+        history = negative.history.count()
+        sale = entry(seller, ANHYDRIDE, Direction.OUT, "50", D + timedelta(days=3), counterparty=buyer)
+        run = reconcile(mode="incremental")
+        assert run.pairs_checked == 2
+        [same] = found(codes.NEGATIVE_BALANCE)
+        assert same.pk == negative.pk and same.still_detected and same.history.count() == history
+        assert any(entry_ids(d) == {sale.pk} for d in found(codes.TRANSFER_NO_INBOUND))
+        incremental = keys()
+        reconcile(mode="full")
+        assert keys() == incremental
+
     def test_incremental_run_keeps_older_months_and_completes_the_touched_month(self, buyer):
         # Unlicensed purchases of one pair in January and in March; a new one in March.
         entry(buyer, ACETONE, Direction.IN, "5", date(2026, 1, 12), counterparty_name="甲")
