@@ -40,6 +40,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jindu.core.imports.pipeline import copy_rows
 from jindu.core.timeutils import local_today
 from jindu.persons.derivation import DERIVED_FIELDS, Config, Inputs, derive, load_inputs
 from jindu.persons.choices import EventKind
@@ -288,12 +289,9 @@ def insert_due(rows: list[tuple]) -> None:
         return
     now = timezone.now()
     if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(DueItem._meta.db_table)
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(
-                    f"COPY {table} (version, created_at, updated_at, person_id, kind, due_on, basis) FROM STDIN") as copy:
-                for pid, kind, due_on, basis in rows:
-                    copy.write_row((1, now, now, pid, kind, due_on, basis))
+        columns = ["version", "created_at", "updated_at", "person_id", "kind", "due_on", "basis"]
+        copy_rows(DueItem._meta.db_table, columns,
+                  [(1, now, now, pid, kind, due_on, basis) for pid, kind, due_on, basis in rows])
         return
     DueItem.objects.bulk_create(
         [DueItem(person_id=pid, kind=kind, due_on=due_on, basis=basis, created_at=now, updated_at=now)

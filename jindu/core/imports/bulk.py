@@ -28,6 +28,7 @@ in a few statements.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from typing import Any, Callable, Hashable
 
 from django import forms
@@ -36,6 +37,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import signals
+
+from jindu.core.imports.pipeline import copy_rows, deferred
 
 
 def _memoized(field: forms.Field) -> Callable[[Any], Any]:
@@ -215,9 +218,10 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
     values, in row order (which Django's ``bulk_create`` relies on too).
 
     PostgreSQL: the keys are taken from the column's sequence first and the rows sent with
-    ``COPY`` (a multi-row ``INSERT`` would be re-parsed by psycopg's client-side binding,
-    which costs more than the insert). SQLite: multi-row ``INSERT … RETURNING`` statements
-    of up to :data:`MAX_PARAMS` values.
+    ``COPY`` (:func:`jindu.core.imports.pipeline.copy_rows`: kept for the import's writer
+    thread inside a ``deferred`` block; a multi-row ``INSERT`` would be re-parsed by
+    psycopg's client-side binding, which costs more than the insert). SQLite: multi-row
+    ``INSERT … RETURNING`` statements of up to :data:`MAX_PARAMS` values.
     """
     from django.db import connection
 
@@ -226,18 +230,14 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
         keys: list[Any] = []
-        with connection.cursor() as cursor:
-            if returning:
+        if returning:
+            with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                                [quote(table), returning, len(rows)])
                 keys = sorted(r[0] for r in cursor.fetchall())
-                columns = [returning, *columns]
-                rows = [[key, *row] for key, row in zip(keys, rows)]
-            # Django's error classes (IntegrityError…), as for its own statements.
-            with connection.wrap_database_errors, cursor.cursor.copy(
-                    f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            columns = [returning, *columns]
+            rows = [[key, *row] for key, row in zip(keys, rows)]
+        copy_rows(table, columns, rows)
         return keys
     head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
     tail = f" RETURNING {quote(returning)}" if returning else ""
@@ -253,7 +253,8 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
     return out
 
 
-def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: bool | None = None) -> list:
+def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: bool | None = None,
+                defer_history: bool = False) -> list:
     """Insert the unsaved ``objs`` (all of one model, primary key unset) — and, for a model
     with django-simple-history, their ``+`` history rows — and return them with their
     primary keys: what ``simple_history.utils.bulk_create_with_history(objs, model,
@@ -265,6 +266,9 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     per-value SQL compilation (and, on SQLite, its 999-parameter statements), and history
     rows built from the very values just inserted instead of a model instance each. No
     signals are sent (``bulk_create`` sends none either). Call inside a transaction.
+
+    ``defer_history``: write the history rows in a :func:`~jindu.core.imports.pipeline.deferred`
+    block (for a bulk import whose batch reads nothing of them afterwards).
 
     Falls back to the Django/simple-history helpers when the database cannot return the
     new keys from a multi-row insert, or the history model has fields not known here.
@@ -323,7 +327,8 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
                 row[source] if isinstance(source, int) else (obj.pk if source == "pk" else constants[source])
                 for source in sources
             ])
-        _insert(history_model._meta.db_table, columns, history_rows)
+        with deferred() if defer_history else nullcontext():
+            _insert(history_model._meta.db_table, columns, history_rows)
     return objs
 
 

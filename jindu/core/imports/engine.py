@@ -51,6 +51,7 @@ from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from jindu.core.gcutil import relaxed_gc
+from jindu.core.imports import pipeline
 from jindu.core.imports.base import Importer
 from jindu.core.imports.columns import CellError, Column, ParseContext
 from jindu.core.imports.readers import FORMULA, FileRejected, normalize_header
@@ -441,6 +442,7 @@ class _Run:
             if self.importer.bulk_rows:
                 outcomes = self.importer.process_rows(clean, user=self.user, commit=self.commit,
                                                       fallback=self.process_one)
+                pipeline.send()  # the batch's deferred writes, while the next rows are read
                 for row, outcome in zip(clean, outcomes, strict=True):
                     row.outcome = outcome
             else:
@@ -620,7 +622,7 @@ def _apply(importer: Importer, prepared: PreparedImport, result: ImportResult, *
         return result
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), pipeline.pipelined(enabled=bool(bulk)):
             if bulk:
                 for chunk, last in _chunks(run.pending(), bulk):
                     run.process(chunk)

@@ -50,6 +50,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from jindu.core.audit import _actor, current_context
 from jindu.core.imports.bulk import insert_links, insert_rows, instance_maker
+from jindu.core.imports.pipeline import deferred
 from jindu.core.models import AuditEvent
 from jindu.core.models.base import normalize_text_fields
 from jindu.core.scope import ADD
@@ -191,8 +192,11 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
 
     dues = bulk.derive_new([p.person for p in pending], [p.events for p in pending],
                            as_of=as_of or local_today())
-    people = insert_rows([p.person for p in pending], history_user=_actor(user))
-    insert_links(Person._meta.get_field("drugs"), [(p.person.pk, d.pk) for p in pending for d in _unique(p.drugs)])
+    # The people themselves now (the scope re-check and the near-duplicate look-ups read
+    # them); the rest in a deferred block: no later statement of the batch reads it, so
+    # during an import's commit on PostgreSQL it is written while the next rows are
+    # validated (jindu.core.imports.pipeline).
+    people = insert_rows([p.person for p in pending], history_user=_actor(user), defer_history=True)
 
     # register_person: an assigned-only worker who registers someone becomes their worker,
     # else they could not see the person they just registered; then the scope re-check.
@@ -207,18 +211,20 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
         visible |= _visible(user, [p.pk for p in hidden])
     out: list[Person | PermissionDenied] = [
         p if p.pk in visible else PermissionDenied(_("该记录超出您的管辖范围，操作已撤销。")) for p in people]
-
-    events = []
-    for entry in pending:
-        for event in entry.events:
-            event.person = entry.person
-            events.append(event)
-    if events:
-        insert_rows(events, history_user=_actor(user))
-
-    _audit(user, pending)
     _propose_duplicates(user, people)
-    bulk.insert_due([(person.pk, *item) for person, due in zip(people, dues) for item in due])
+
+    with deferred():
+        insert_links(Person._meta.get_field("drugs"),
+                     [(p.person.pk, d.pk) for p in pending for d in _unique(p.drugs)])
+        events = []
+        for entry in pending:
+            for event in entry.events:
+                event.person = entry.person
+                events.append(event)
+        if events:
+            insert_rows(events, history_user=_actor(user))
+        _audit(user, pending)
+        bulk.insert_due([(person.pk, *item) for person, due in zip(people, dues) for item in due])
     return out
 
 

@@ -1,0 +1,125 @@
+"""The import writer thread (:mod:`jindu.core.imports.pipeline`): writes kept in a deferred
+block reach the database before the next statement of the import, in its transaction; a
+write that fails there fails the import (nothing kept); elsewhere nothing changes."""
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from jindu.core.imports import pipeline
+from jindu.core.imports.bulk import insert_rows
+from jindu.core.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+on_postgresql = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the writer thread is PostgreSQL's")
+
+
+def events(action, n=3, **values):
+    return [AuditEvent(action=action, target_id=str(i), **values) for i in range(n)]
+
+
+def count(action):
+    return AuditEvent.objects.filter(action=action).count()
+
+
+@on_postgresql
+def test_deferred_writes_wait_for_send_then_precede_the_next_statement():
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.deferred():
+            insert_rows(events("test.pipeline"))
+        assert count("test.pipeline") == 0  # kept: the batch reads nothing of it
+        pipeline.send()
+        assert count("test.pipeline") == 3  # the statement waited for the writer
+    assert count("test.pipeline") == 3
+
+
+@on_postgresql
+def test_the_writer_is_another_thread_on_the_same_transaction(monkeypatch):
+    threads = []
+    original = pipeline._Pipeline._work
+
+    def work(self):
+        threads.append(threading.current_thread())
+        original(self)
+
+    monkeypatch.setattr(pipeline._Pipeline, "_work", work)
+    with transaction.atomic():
+        with pipeline.pipelined():
+            with pipeline.deferred():
+                insert_rows(events("test.thread"))
+        # Not committed yet: the rows are the transaction's, and go with its rollback.
+        assert count("test.thread") == 3
+        transaction.set_rollback(True)
+    assert threads and threads[0] is not threading.main_thread()
+    assert count("test.thread") == 0
+
+
+@on_postgresql
+def test_a_failed_deferred_write_fails_the_next_statement_and_nothing_is_kept():
+    """A missing user is a foreign-key violation: the writer checks constraints at once
+    (``SET CONSTRAINTS ALL IMMEDIATE``), so the import learns it at its next statement."""
+    with pytest.raises(IntegrityError):
+        with transaction.atomic(), pipeline.pipelined():
+            insert_rows(events("test.kept", 2))
+            with pipeline.deferred():
+                insert_rows(events("test.bad", 1, actor_id=987654321))
+            pipeline.send()
+            count("test.kept")
+    assert count("test.kept") == 0
+    assert count("test.bad") == 0
+
+
+@on_postgresql
+def test_leaving_the_block_waits_for_the_writer_and_raises_its_error():
+    with pytest.raises(IntegrityError):
+        with transaction.atomic(), pipeline.pipelined():
+            with pipeline.deferred():
+                insert_rows(events("test.last", 1, actor_id=987654321))
+    assert count("test.last") == 0
+
+
+@on_postgresql
+def test_an_exception_in_a_deferred_block_drops_its_writes():
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.deferred():
+            insert_rows(events("test.kept"))
+        with pytest.raises(ZeroDivisionError), pipeline.deferred():
+            insert_rows(events("test.dropped"))
+            1 / 0
+        pipeline.send()
+    assert count("test.kept") == 3
+    assert count("test.dropped") == 0
+
+
+@on_postgresql
+def test_constraints_are_deferred_again_after_the_writer():
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.deferred():
+            insert_rows(events("test.mode"))
+        pipeline.send()
+        # Deferred again: a dangling reference is accepted by its statement (it would be
+        # refused at the end of the transaction; the savepoint is rolled back before).
+        sid = transaction.savepoint()
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO core_auditevent (occurred_at, actor_id, actor_repr, action, target_id, "
+                           "target_repr, changes, reason, request_id) VALUES (now(), 987654321, '', 'test.x', "
+                           "'', '', '{}', '', '')")
+        transaction.savepoint_rollback(sid)
+    assert count("test.mode") == 3
+
+
+def test_without_a_pipeline_writes_go_at_once():
+    with transaction.atomic():
+        with pipeline.deferred():
+            insert_rows(events("test.direct"))
+        assert count("test.direct") == 3
+        pipeline.send()  # nothing to send
+
+
+def test_pipelined_off_or_on_sqlite_runs_the_block_as_it_is():
+    with transaction.atomic(), pipeline.pipelined(enabled=False):
+        assert pipeline._current() is None
+    with transaction.atomic(), pipeline.pipelined():
+        assert (pipeline._current() is None) == (connection.vendor != "postgresql")
