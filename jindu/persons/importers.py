@@ -329,13 +329,11 @@ class PersonImporter(Importer):
         outcomes: list[RowOutcome | None] = [None] * len(rows)
 
         # Rows updating a registered person the user may change: find_existing, per batch.
-        digests = {}
-        for i, row in enumerate(rows):
-            if row.key is not None:  # the engine's key_of(values)
-                digests[i] = self.key_lookup(row.values)["identity_number_digest__in"]
+        digests = self._digests(rows)
         wanted = {d for ds in digests.values() for d in ds}
-        # Who is registered (anyone's, one query); of those, whom the user may change.
-        registered_as = bulk_registry.registered_people(wanted)
+        # Who is registered (anyone's, one query — or read ahead, see look_ahead); of
+        # those, whom the user may change.
+        registered_as = state.registered(rows, wanted)
         changeable: set[int] = set()
         if registered_as:
             changeable = set(self.match_queryset(user=user).filter(
@@ -399,6 +397,17 @@ class PersonImporter(Importer):
                 outcomes[i] = RowOutcome(CREATED, pk=person.pk)
         return outcomes
 
+    def look_ahead(self, rows, *, user):
+        """Who is registered under the next batch's numbers (:meth:`process_rows`' first
+        query), read while the writes of the batch just done are still to be sent: people
+        are written at once, so nothing read here waits for the deferred writes."""
+        self._bulk_state(user).read_ahead(rows, {d for ds in self._digests(rows).values() for d in ds})
+
+    def _digests(self, rows) -> dict[int, list[str]]:
+        """Per row index, the blind indexes its identity number is looked up by."""
+        return {i: self.key_lookup(row.values)["identity_number_digest__in"]
+                for i, row in enumerate(rows) if row.key is not None}  # the engine's key_of(values)
+
     def _bulk_state(self, user) -> "_BulkState":
         state = getattr(self, "_bulk", None)
         if state is None or state.user is not user:
@@ -429,6 +438,23 @@ class _BulkState:
         self.statistics = PlannerStatistics(Person)
         self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
         self._scope: dict = {}
+        self._ahead: tuple = ([], set(), set(), {})
+
+    def read_ahead(self, rows: list, digests: set) -> None:
+        """Look up ``digests``, the blind indexes of the next batch's ``rows``, now
+        (:func:`bulk_registry.registered_people`), for the next :meth:`registered`."""
+        self._ahead = (rows, {id(r) for r in rows}, digests, bulk_registry.registered_people(digests))
+
+    def registered(self, rows: list, digests: set) -> dict:
+        """:func:`bulk_registry.registered_people` of ``digests`` (of ``rows``): what
+        :meth:`read_ahead` found, if it was given these very rows (the same objects: the
+        list it keeps holds them, so their ids are theirs) and numbers; else a query now.
+        Either way the read-ahead is used up."""
+        _held, ids, ahead, found = self._ahead
+        self._ahead = ([], set(), set(), {})
+        if digests <= ahead and all(id(r) in ids for r in rows):
+            return {d: found[d] for d in digests if d in found}
+        return bulk_registry.registered_people(digests)
 
     def in_scope(self, division) -> bool | None:
         """:func:`division_in_scope` of a new person living in ``division`` (memoised)."""

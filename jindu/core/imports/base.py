@@ -147,6 +147,15 @@ class Importer:
         """
         return [fallback(row) for row in rows]
 
+    def look_ahead(self, rows: Sequence[Any], *, user: Any) -> None:
+        """In a bulk commit, after :meth:`process_rows` wrote a batch: the next batch's
+        ``rows`` (parsed :class:`~jindu.core.imports.engine.PendingRow` objects, errors and
+        in-file duplicates included), for the read queries :meth:`process_rows` will need
+        for them. Run now, they leave the next batch's validation free of queries, so the
+        batch's deferred writes (:mod:`jindu.core.imports.pipeline`) are sent meanwhile
+        instead of being waited for. What is read here must not depend on those deferred
+        writes. Default: nothing."""
+
     def finish(self, *, user: Any, commit: bool, result: Any) -> None:
         """Called once after every row has been processed, with the
         :class:`~jindu.core.imports.engine.ImportResult` so far.

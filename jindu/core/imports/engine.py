@@ -427,9 +427,12 @@ class _Run:
 
     # -- processing -------------------------------------------------------------------
 
-    def process(self, rows: list[PendingRow]) -> None:
+    def process(self, rows: list[PendingRow], *, ahead: list[PendingRow] = ()) -> None:
         """Decide every row of ``rows`` (cell errors and duplicates first, then the
-        importer's checks and writes) and record the outcomes in row order."""
+        importer's checks and writes) and record the outcomes in row order. ``ahead``: the
+        next rows, read already (a bulk commit: :meth:`Importer.look_ahead
+        <jindu.core.imports.base.Importer.look_ahead>`, then the batch's deferred writes are
+        sent)."""
         clean: list[PendingRow] = []
         for row in rows:
             if row.errors:
@@ -442,7 +445,9 @@ class _Run:
             if self.importer.bulk_rows:
                 outcomes = self.importer.process_rows(clean, user=self.user, commit=self.commit,
                                                       fallback=self.process_one)
-                pipeline.send()  # the batch's deferred writes, while the next rows are read
+                if ahead and self.commit:
+                    self.importer.look_ahead(ahead, user=self.user)
+                pipeline.send()  # the batch's deferred writes, while the next rows are validated
                 for row, outcome in zip(clean, outcomes, strict=True):
                     row.outcome = outcome
             else:
@@ -535,13 +540,14 @@ class _Run:
         return False
 
 
-def _chunks(rows: Iterable[PendingRow], size: int) -> Iterator[tuple[list[PendingRow], bool]]:
-    """``rows`` in lists of ``size``, each with whether it is the last (one list read ahead)."""
+def _chunks(rows: Iterable[PendingRow], size: int) -> Iterator[tuple[list[PendingRow], list[PendingRow]]]:
+    """``rows`` in lists of ``size``, each with the list that follows it (read ahead; empty
+    after the last)."""
     it = iter(rows)
     current = list(itertools.islice(it, size))
     while current:
         following = list(itertools.islice(it, size))
-        yield current, not following
+        yield current, following
         current = following
 
 
@@ -594,11 +600,12 @@ def _apply(importer: Importer, prepared: PreparedImport, result: ImportResult, *
     bulk = int(getattr(importer, "bulk_rows", 0) or 0)
     if not commit:
         if bulk:
-            for chunk, last in _chunks(run.pending(), bulk):
+            for chunk, following in _chunks(run.pending(), bulk):
                 run.process(chunk)
-                report(last)
+                report(not following)
         else:
-            for chunk, last in _chunks(run.pending(), PREVIEW_CHUNK):
+            for chunk, following in _chunks(run.pending(), PREVIEW_CHUNK):
+                last = not following
                 try:
                     with transaction.atomic():
                         run.process(chunk)
@@ -624,9 +631,9 @@ def _apply(importer: Importer, prepared: PreparedImport, result: ImportResult, *
     try:
         with transaction.atomic(), pipeline.pipelined(enabled=bool(bulk)):
             if bulk:
-                for chunk, last in _chunks(run.pending(), bulk):
-                    run.process(chunk)
-                    report(last)
+                for chunk, following in _chunks(run.pending(), bulk):
+                    run.process(chunk, ahead=following)
+                    report(not following)
             else:
                 for row in run.pending():
                     run.process([row])

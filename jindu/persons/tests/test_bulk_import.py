@@ -213,3 +213,39 @@ def test_number_registered_meanwhile_is_named_on_its_row(town_user, home, monkey
         (4, "证件号码", "该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")]
     assert result.counts["created"] == 2
     assert Person.objects.count() == 1
+
+
+def test_commit_looks_each_batch_up_once_ahead(town_user, home, monkeypatch):
+    """In the commit the next batch's numbers are looked up while the batch before is
+    written (``PersonImporter.look_ahead``): one look-up per batch, and a number
+    registered elsewhere is still refused on its row in a later batch."""
+    from jindu.persons.services import bulk_registry
+
+    taken = id_number(dt.date(1970, 2, 2), seq=49)
+    make_person(village("460105001"), identity_number=taken, name="别处的人")
+    calls = []
+    original = bulk_registry.registered_people
+    monkeypatch.setattr(bulk_registry, "registered_people", lambda digests: calls.append(1) or original(digests))
+    rows = good_rows(home)[:5] + [[taken, "已登记", "", "", "", home.code, "", "", ""]]
+    result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True, batch=2)
+    assert [(e["row"], e["message"]) for e in result.errors] == [
+        (7, "该证件号码已登记（人员可能不在您的管辖范围内，请联系上级核实）")]
+    assert not result.committed and Person.objects.count() == 1
+    assert len(calls) == 3  # three batches of two rows
+
+
+def test_a_read_ahead_serves_only_the_rows_it_was_read_for(town_user, monkeypatch):
+    from jindu.persons.services import bulk_registry
+
+    calls = []
+    monkeypatch.setattr(bulk_registry, "registered_people", lambda digests: calls.append(set(digests)) or {"a": [7]})
+    state = get_importer("persons.person")._bulk_state(town_user)
+    rows = [object(), object()]
+    state.read_ahead(rows, {"a", "b"})
+    assert state.registered(rows[:1], {"a"}) == {"a": [7]} and len(calls) == 1  # read ahead
+    assert state.registered(rows[:1], {"a"}) == {"a": [7]} and len(calls) == 2  # used up: asked again
+    state.read_ahead(rows, {"a"})
+    state.registered([object()], {"a"})  # other rows (a run that stopped half-way): asked again
+    state.read_ahead(rows, {"a"})
+    state.registered(rows, {"a", "c"})  # a number not read ahead: asked again
+    assert len(calls) == 6
