@@ -162,7 +162,7 @@ def _copy_text(rows: Sequence[Sequence[Any]], raw: Any) -> bytes:
     writer thread only sends bytes — formatting there, a row at a time, it competed with the
     validation for Python's interpreter lock and took longer than the validation (measured
     on the registry import, 2026-11-30: the writer's work 46 s of a 103 s commit)."""
-    from psycopg._copy_base import TextFormatter
+    from psycopg._copy_base import TextFormatter  # psycopg is pinned (requirements.txt)
     from psycopg.adapt import Transformer
 
     formatter = TextFormatter(Transformer.from_context(raw), encoding=raw.info.encoding)
