@@ -21,8 +21,8 @@ thread on the same connection for the length of the commit:
   direct writes too) run there, off the main thread, instead of all at ``COMMIT``;
 - every statement of the main thread first waits until the writer is idle (a Django
   ``execute_wrapper``), so it sees every write handed over before it, and the connection
-  is never used by two threads at once; an error of the writer is raised there, as
-  Django's error class — the import's transaction is then rolled back — and at the latest
+  is never used by two threads at once; an error of the writer is raised there as
+  :class:`DeferredWriteError` (the import's transaction is then rolled back), at the latest
   when the block ends, which waits for the writer.
 
 The rule for code writing in a :func:`deferred` block: nothing later in the same batch may
@@ -42,7 +42,16 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from django.utils.translation import gettext as _
+
 _local = threading.local()
+
+
+class DeferredWriteError(RuntimeError):
+    """The writer thread's write failed (its database error is the ``__cause__``). Not a
+    ``DatabaseError``: no row is at fault, so nothing that turns a row's database error into
+    a row error (the engine's row-by-row path, a bulk importer's fallback) may catch it —
+    the import fails as a whole and its transaction is rolled back."""
 
 
 class _Pipeline:
@@ -78,11 +87,14 @@ class _Pipeline:
                 self.idle.set()
 
     def wait(self) -> None:
-        """Wait until the writer is idle; raise its error (as Django's class), if any."""
+        """Wait until the writer is idle; raise :class:`DeferredWriteError` if it failed."""
         self.idle.wait()
         if self.error is not None:
-            with self.connection.wrap_database_errors:
-                raise self.error
+            try:
+                with self.connection.wrap_database_errors:  # as Django's class, for the cause
+                    raise self.error
+            except Exception as exc:
+                raise DeferredWriteError(_("导入数据写入数据库失败，本次导入已全部撤销")) from exc
 
     def send(self) -> None:
         if not self.pending:

@@ -60,20 +60,21 @@ def test_the_writer_is_another_thread_on_the_same_transaction(monkeypatch):
 def test_a_failed_deferred_write_fails_the_next_statement_and_nothing_is_kept():
     """A missing user is a foreign-key violation: the writer checks constraints at once
     (``SET CONSTRAINTS ALL IMMEDIATE``), so the import learns it at its next statement."""
-    with pytest.raises(IntegrityError):
+    with pytest.raises(pipeline.DeferredWriteError) as raised:
         with transaction.atomic(), pipeline.pipelined():
             insert_rows(events("test.kept", 2))
             with pipeline.deferred():
                 insert_rows(events("test.bad", 1, actor_id=987654321))
             pipeline.send()
-            count("test.kept")
+            count("test.kept")  # not an IntegrityError: no row of the import is at fault
+    assert isinstance(raised.value.__cause__, IntegrityError)
     assert count("test.kept") == 0
     assert count("test.bad") == 0
 
 
 @on_postgresql
 def test_leaving_the_block_waits_for_the_writer_and_raises_its_error():
-    with pytest.raises(IntegrityError):
+    with pytest.raises(pipeline.DeferredWriteError):
         with transaction.atomic(), pipeline.pipelined():
             with pipeline.deferred():
                 insert_rows(events("test.last", 1, actor_id=987654321))
