@@ -16,18 +16,20 @@ messages, same records — only the writes are grouped:
    ``_post_clean``; the person checked is that form's instance), and the fields that form
    leaves out take valid defaults (``registered_on`` today, ``sex`` unknown, the resident
    identity card).
-2. :func:`register_people` (one transaction, the caller's): inserts the people with their
-   row history (:func:`jindu.core.imports.bulk.insert_rows`: the rows
-   ``simple_history.utils.bulk_create_with_history`` writes, at about half its cost), their
-   substances, the social-worker assignment ``register_person`` makes for assigned-only
-   grants (with its history row), re-checks every person against ``restrict(user, "add")``
-   (one query),
-   inserts the events with history, one ``persons.person_registered`` audit event per
-   person (as ``register_person`` writes, bulk-inserted), the near-duplicate merge proposals
-   (same name and birth date, or same phone, against everyone registered before — earlier
-   rows of the same import included, as one by one); the status, tier and due items are
-   derived before the people are inserted (:func:`jindu.persons.bulk.derive_new`) — the rules the
-   per-person path applies.
+2. :func:`register_people` (one transaction, the caller's): inserts the people
+   (:func:`jindu.core.imports.bulk.insert_rows`: the rows
+   ``simple_history.utils.bulk_create_with_history`` writes, at about half its cost), makes
+   the social-worker assignment ``register_person`` makes for assigned-only grants (with
+   its history row), re-checks every person against ``restrict(user, "add")`` (one query),
+   proposes the near-duplicate merges (same name and birth date, or same phone, against
+   everyone registered before — earlier rows of the same import included, as one by one);
+   then, in a :func:`jindu.core.imports.pipeline.deferred` block (nothing later in the batch
+   reads them; during an import's commit on PostgreSQL they are sent while the next rows are
+   validated), the people's row history, their substances, the events with history, one
+   ``persons.person_registered`` audit event per person (as ``register_person`` writes,
+   bulk-inserted) and the due items. The status, tier and due items are derived before the
+   people are inserted (:func:`jindu.persons.bulk.derive_new`) — the rules the per-person
+   path applies.
 
 Differences from one-by-one registration, none visible in the registry: the history rows
 are attributed to the importing user even in a background job (``register_person`` leaves
