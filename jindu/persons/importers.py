@@ -329,7 +329,7 @@ class PersonImporter(Importer):
         outcomes: list[RowOutcome | None] = [None] * len(rows)
 
         # Rows updating a registered person the user may change: find_existing, per batch.
-        digests = self._digests(rows)
+        digests = state.digests(rows, self._digests)
         wanted = {d for ds in digests.values() for d in ds}
         # Who is registered (anyone's, one query — or read ahead, see look_ahead); of
         # those, whom the user may change.
@@ -399,9 +399,9 @@ class PersonImporter(Importer):
 
     def look_ahead(self, rows, *, user):
         """Who is registered under the next batch's numbers (:meth:`process_rows`' first
-        query), read while the writes of the batch just done are still to be sent: people
-        are written at once, so nothing read here waits for the deferred writes."""
-        self._bulk_state(user).read_ahead(rows, {d for ds in self._digests(rows).values() for d in ds})
+        query): handed to the import's writer now, after the people of the batch just done
+        (queued at once) and before its deferred writes, which nothing read here depends on."""
+        self._bulk_state(user).read_ahead(rows, self._digests(rows))
 
     def _digests(self, rows) -> dict[int, list[str]]:
         """Per row index, the blind indexes its identity number is looked up by."""
@@ -438,21 +438,37 @@ class _BulkState:
         self.statistics = PlannerStatistics(Person)
         self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
         self._scope: dict = {}
-        self._ahead: tuple = ([], set(), set(), {})
+        self._ahead: tuple = ([], {}, set(), dict)
 
-    def read_ahead(self, rows: list, digests: set) -> None:
-        """Look up ``digests``, the blind indexes of the next batch's ``rows``, now
-        (:func:`bulk_registry.registered_people`), for the next :meth:`registered`."""
-        self._ahead = (rows, {id(r) for r in rows}, digests, bulk_registry.registered_people(digests))
+    def read_ahead(self, rows: list, digests: dict[int, list[str]]) -> None:
+        """Hand the look-up of ``digests`` (per index of ``rows``, the next batch's rows:
+        their blind indexes) to the import's writer now
+        (:func:`bulk_registry.look_up_registered`), for the next :meth:`registered`."""
+        per_row = {id(rows[i]): found for i, found in digests.items()}
+        wanted = {d for ds in digests.values() for d in ds}
+        self._ahead = (rows, per_row, wanted, bulk_registry.look_up_registered(wanted))
+
+    def digests(self, rows: list, compute) -> dict[int, list[str]]:
+        """``compute(rows)`` (per index of ``rows``, their blind indexes), taken from
+        :meth:`read_ahead` for rows it was given (the same objects: the list it keeps holds
+        them, so their ids are theirs)."""
+        held, per_row, _wanted, _found = self._ahead
+        if held and all(id(r) in per_row or not self._keyed(r) for r in rows):
+            return {i: per_row[id(r)] for i, r in enumerate(rows) if id(r) in per_row}
+        return compute(rows)
+
+    @staticmethod
+    def _keyed(row) -> bool:
+        return row.key is not None
 
     def registered(self, rows: list, digests: set) -> dict:
         """:func:`bulk_registry.registered_people` of ``digests`` (of ``rows``): what
-        :meth:`read_ahead` found, if it was given these very rows (the same objects: the
-        list it keeps holds them, so their ids are theirs) and numbers; else a query now.
-        Either way the read-ahead is used up."""
-        _held, ids, ahead, found = self._ahead
-        self._ahead = ([], set(), set(), {})
-        if digests <= ahead and all(id(r) in ids for r in rows):
+        :meth:`read_ahead` found, if it was given these very rows and numbers; else a query
+        now. Either way the read-ahead is used up."""
+        _held, per_row, ahead, found = self._ahead
+        self._ahead = ([], {}, set(), dict)
+        if digests <= ahead and all(id(r) in per_row or not self._keyed(r) for r in rows):
+            found = found()
             return {d: found[d] for d in digests if d in found}
         return bulk_registry.registered_people(digests)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import nullcontext
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Sequence
 
 from django import forms
 from django.conf import settings
@@ -213,11 +213,36 @@ def _max_params() -> int:
     return MAX_PARAMS
 
 
-def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning: str | None = None) -> list[Any]:
+def reserve_keys(counts: Sequence[tuple[type[models.Model], int]]) -> dict[type[models.Model], list[int]] | None:
+    """Take ``n`` new primary keys of each ``(model, n)`` from its sequence, in one
+    statement: ``{model: ascending keys}``, for :func:`insert_rows`' ``keys`` — so a bulk
+    write that then hands its rows to the import's writer thread
+    (:func:`jindu.core.imports.pipeline.queued`) has nothing left to wait for. ``None`` on
+    databases without sequences (SQLite returns the keys of a multi-row insert)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    counts = [(model, n) for model, n in counts if n]
+    if not counts:
+        return {}
+    parts, params = [], []
+    for model, n in counts:
+        parts.append("ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))")
+        params += [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column, n]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {model: sorted(keys) for (model, _n), keys in zip(counts, row)}
+
+
+def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning: str | None = None,
+            keys: list[Any] | None = None) -> list[Any]:
     """Insert already prepared ``rows``; the ``returning`` (auto primary key) column's new
     values, in row order (which Django's ``bulk_create`` relies on too).
 
-    PostgreSQL: the keys are taken from the column's sequence first and the rows sent with
+    PostgreSQL: the keys are taken from the column's sequence first (or are the ``keys``
+    given, from :func:`reserve_keys`) and the rows sent with
     ``COPY`` (:func:`jindu.core.imports.pipeline.copy_rows`: kept for the import's writer
     thread inside a ``deferred`` block; a multi-row ``INSERT`` would be re-parsed by
     psycopg's client-side binding, which costs more than the insert). SQLite: multi-row
@@ -229,12 +254,17 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
         return []
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        keys: list[Any] = []
-        if returning:
+        if keys is not None:
+            if len(keys) != len(rows):
+                raise ValueError(f"{len(keys)} keys reserved for {len(rows)} rows of {table}")
+        elif returning:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                                [quote(table), returning, len(rows)])
                 keys = sorted(r[0] for r in cursor.fetchall())
+        else:
+            keys = []
+        if returning:
             columns = [returning, *columns]
             rows = [[key, *row] for key, row in zip(keys, rows)]
         copy_rows(table, columns, rows)
@@ -254,7 +284,7 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
 
 
 def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: bool | None = None,
-                defer_history: bool = False) -> list:
+                defer_history: bool = False, keys: list[int] | None = None) -> list:
     """Insert the unsaved ``objs`` (all of one model, primary key unset) — and, for a model
     with django-simple-history, their ``+`` history rows — and return them with their
     primary keys: what ``simple_history.utils.bulk_create_with_history(objs, model,
@@ -268,7 +298,9 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     signals are sent (``bulk_create`` sends none either). Call inside a transaction.
 
     ``defer_history``: write the history rows in a :func:`~jindu.core.imports.pipeline.deferred`
-    block (for a bulk import whose batch reads nothing of them afterwards).
+    block (for a bulk import whose batch reads nothing of them afterwards). ``keys``: the
+    primary keys to give the records, from :func:`reserve_keys` (PostgreSQL; ignored where
+    the keys come back from the insert).
 
     Falls back to the Django/simple-history helpers when the database cannot return the
     new keys from a multi-row insert, or the history model has fields not known here.
@@ -309,7 +341,8 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         rows.append([prep(obj) for prep in preps])
-    keys = _insert(meta.db_table, [f.column for f in fields], rows, returning=pk.column)
+    keys = _insert(meta.db_table, [f.column for f in fields], rows, returning=pk.column,
+                   keys=keys if connection.vendor == "postgresql" else None)
     for obj, key in zip(objs, keys, strict=True):
         setattr(obj, pk.attname, key)
         obj._state.adding = False

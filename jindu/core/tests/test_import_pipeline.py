@@ -2,6 +2,7 @@
 block reach the database before the next statement of the import, in its transaction; a
 write that fails there fails the import (nothing kept); elsewhere nothing changes."""
 
+import sys
 import threading
 
 import pytest
@@ -111,6 +112,48 @@ def test_constraints_are_deferred_again_after_the_writer():
     assert count("test.mode") == 3
 
 
+@on_postgresql
+def test_queued_writes_go_at_once_and_queries_run_after_them():
+    """Queued rows are written without waiting for ``send``; a query handed to the writer
+    sees them, and is answered while the import's own thread goes on."""
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.queued():
+            insert_rows(events("test.queued"))
+        later = pipeline.query("SELECT count(*) FROM core_auditevent WHERE action = %s", ["test.queued"])
+        with pipeline.deferred():
+            insert_rows(events("test.queued", 2))
+        assert later.rows() == [(3,)]  # the deferred rows are not sent yet
+        assert count("test.queued") == 3
+        pipeline.send()
+        assert count("test.queued") == 5
+
+
+@on_postgresql
+def test_a_queued_write_fails_as_a_database_error_its_savepoint_recovers_from():
+    """A queued write's error is the database error a write made at once would raise (a
+    row's error the import reports), raised by the next statement or query; the
+    savepoint around both rolls it back and the import goes on."""
+    with transaction.atomic(), pipeline.pipelined():
+        insert_rows(events("test.before", 1))
+        with pytest.raises(IntegrityError), transaction.atomic():
+            with pipeline.queued():
+                insert_rows(events("test.null", 1, actor_repr=None))  # NOT NULL: refused by the COPY
+            skipped = pipeline.query("SELECT 1")
+            with pipeline.deferred():
+                insert_rows(events("test.dropped", 1))
+                skipped.rows()  # raises, and the deferred block drops its rows
+        assert count("test.before") == 1  # the transaction goes on
+        pipeline.send()
+    assert count("test.null") == 0 and count("test.dropped") == 0 and count("test.before") == 1
+
+
+def test_without_a_pipeline_queries_and_queued_writes_run_at_once():
+    with transaction.atomic():
+        with pipeline.queued():
+            insert_rows(events("test.now"))
+        assert pipeline.query("SELECT count(*) FROM core_auditevent WHERE action = %s", ["test.now"]).rows() == [(3,)]
+
+
 def test_without_a_pipeline_writes_go_at_once():
     with transaction.atomic():
         with pipeline.deferred():
@@ -124,3 +167,15 @@ def test_pipelined_off_or_on_sqlite_runs_the_block_as_it_is():
         assert pipeline._current() is None
     with transaction.atomic(), pipeline.pipelined():
         assert (pipeline._current() is None) == (connection.vendor != "postgresql")
+
+
+def test_the_switch_interval_is_restored_when_the_last_writer_stops():
+    before = sys.getswitchinterval()
+    short = min(pipeline.SWITCH_INTERVAL, before)
+    pipeline._switch_often(True)
+    pipeline._switch_often(True)  # a second import in the same process
+    assert sys.getswitchinterval() == pytest.approx(short)
+    pipeline._switch_often(False)
+    assert sys.getswitchinterval() == pytest.approx(short)  # the other writer still runs
+    pipeline._switch_often(False)
+    assert sys.getswitchinterval() == pytest.approx(before)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,8 +51,8 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from jindu.core.audit import _actor, current_context
-from jindu.core.imports.bulk import insert_links, insert_rows, instance_maker
-from jindu.core.imports.pipeline import deferred
+from jindu.core.imports.bulk import insert_links, insert_rows, instance_maker, reserve_keys
+from jindu.core.imports.pipeline import Result, deferred, query, queued
 from jindu.core.models import AuditEvent
 from jindu.core.models.base import normalize_text_fields
 from jindu.core.scope import ADD
@@ -102,12 +102,25 @@ def registered_people(digests: Iterable[str]) -> dict[str, list[int]]:
     """Who is already registered under each of ``digests`` (blind indexes), anyone's, in or
     out of any scope (one query): ``{digest: [person pk, …]}`` for the digests found. A
     person is registered once (DESIGN "Personal data")."""
+    return look_up_registered(digests)()
+
+
+def look_up_registered(digests: Iterable[str]) -> Callable[[], dict[str, list[int]]]:
+    """:func:`registered_people`'s query, handed now to the import's writer (run at once
+    without one: :func:`jindu.core.imports.pipeline.query`); call what it returns for the
+    answer."""
     digests = [d for d in set(digests) if d]
-    found: dict[str, list[int]] = {}
-    if digests:
-        for digest, pk in (Person.objects.filter(identity_number_digest__in=digests)
-                           .values_list("identity_number_digest", "pk")):
-            found.setdefault(digest, []).append(pk)
+    if not digests:
+        return dict
+    result = query(*Person.objects.filter(identity_number_digest__in=digests)
+                   .values_list("identity_number_digest", "pk").query.sql_with_params())
+
+    def found() -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for digest, pk in result.rows():
+            out.setdefault(digest, []).append(pk)
+        return out
+
     return found
 
 
@@ -194,51 +207,57 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
 
     dues = bulk.derive_new([p.person for p in pending], [p.events for p in pending],
                            as_of=as_of or local_today())
-    # The people themselves now (the scope re-check and the near-duplicate look-ups read
-    # them); the rest in a deferred block: no later statement of the batch reads it, so
-    # during an import's commit on PostgreSQL it is written while the next rows are
-    # validated (jindu.core.imports.pipeline).
-    people = insert_rows([p.person for p in pending], history_user=_actor(user), defer_history=True)
-
-    # register_person: an assigned-only worker who registers someone becomes their worker,
-    # else they could not see the person they just registered; then the scope re-check.
+    events = []
+    for entry in pending:
+        for event in entry.events:
+            event.person = entry.person
+            events.append(event)
+    keys = reserve_keys([(Person, len(pending)), (Event, len(events)), (AuditEvent, len(pending))]) or {}
+    # The people themselves first, handed to the import's writer at once (queued: during an
+    # import's commit on PostgreSQL the server writes them, then runs the scope re-check and
+    # the near-duplicate look-ups, while the rest is prepared here); everything else in a
+    # deferred block — no later statement of the batch reads it, so it is written while
+    # the next rows are validated (jindu.core.imports.pipeline).
+    with queued():
+        people = insert_rows([p.person for p in pending], history_user=_actor(user), defer_history=True,
+                             keys=keys.get(Person))
     ids = [p.pk for p in people]
-    visible = _visible(user, ids)
-    hidden = [p for p in people if p.pk not in visible]
-    if hidden and getattr(user, "pk", None) is not None:
-        for person in hidden:
-            person.assigned_worker = user
-        bulk_update_with_history(hidden, Person, ["assigned_worker"], batch_size=INSERT_BATCH,
-                                 default_user=_actor(user))
-        visible |= _visible(user, [p.pk for p in hidden])
-    out: list[Person | PermissionDenied] = [
-        p if p.pk in visible else PermissionDenied(_("该记录超出您的管辖范围，操作已撤销。")) for p in people]
-    _propose_duplicates(user, people)
+    visible_rows = _visible_query(user, ids)
+    candidates = _near_duplicate_query(people)
 
     with deferred():
         insert_links(Person._meta.get_field("drugs"),
                      [(p.person.pk, d.pk) for p in pending for d in _unique(p.drugs)])
-        events = []
-        for entry in pending:
-            for event in entry.events:
-                event.person = entry.person
-                events.append(event)
         if events:
-            insert_rows(events, history_user=_actor(user))
-        _audit(user, pending)
+            insert_rows(events, history_user=_actor(user), keys=keys.get(Event))
+        _audit(user, pending, keys=keys.get(AuditEvent))
         bulk.insert_due([(person.pk, *item) for person, due in zip(people, dues) for item in due])
-    return out
+
+        # register_person: an assigned-only worker who registers someone becomes their
+        # worker, else they could not see the person they just registered; then the scope
+        # re-check. (A queued write's error — a number registered meanwhile — is raised
+        # here, inside the deferred block, whose writes it drops.)
+        visible = set(pk for (pk,) in visible_rows.rows()).intersection(ids)
+        hidden = [p for p in people if p.pk not in visible]
+        if hidden and getattr(user, "pk", None) is not None:
+            for person in hidden:
+                person.assigned_worker = user
+            bulk_update_with_history(hidden, Person, ["assigned_worker"], batch_size=INSERT_BATCH,
+                                     default_user=_actor(user))
+            visible |= set(pk for (pk,) in _visible_query(user, [p.pk for p in hidden]).rows())
+        _propose_duplicates(user, people, candidates)
+    return [p if p.pk in visible else PermissionDenied(_("该记录超出您的管辖范围，操作已撤销。")) for p in people]
 
 
-def _visible(user: Any, ids: list[int]) -> set[int]:
-    """Which of ``ids`` lie in ``restrict(user, "add")`` (one query). Asked by primary-key
-    range, then intersected: the keys of one insert are consecutive, and a list of a
-    thousand keys beside a scope's division list makes SQLite probe every pair of them."""
-    if not ids:
-        return set()
-    in_range = (Person.objects.restrict(user, ADD).filter(pk__gte=min(ids), pk__lte=max(ids)).order_by()
-                .values_list("pk", flat=True))
-    return set(in_range).intersection(ids)
+def _visible_query(user: Any, ids: list[int]) -> Result:
+    """Which of ``ids`` lie in ``restrict(user, "add")`` (one query, run by the import's
+    writer after the queued writes: :func:`jindu.core.imports.pipeline.query`): rows of
+    one primary key, to intersect with ``ids``. Asked by primary-key range: the keys of one
+    insert are consecutive, and a list of a thousand keys beside a scope's division list
+    makes SQLite probe every pair of them."""
+    qs = (Person.objects.restrict(user, ADD).filter(pk__gte=min(ids), pk__lte=max(ids)).order_by()
+          .values_list("pk"))
+    return query(*qs.query.sql_with_params())
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -250,9 +269,9 @@ def _unique(items: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _audit(user: Any, pending: Sequence[PendingRegistration]) -> None:
+def _audit(user: Any, pending: Sequence[PendingRegistration], *, keys: list[int] | None = None) -> None:
     """One ``persons.person_registered`` event per person, the fields :func:`record_event`
-    writes, in one insert."""
+    writes, in one insert (``keys``: reserved primary keys, see :func:`reserve_keys`)."""
     actor = _actor(user)
     actor_id, actor_repr = (actor.pk, actor.get_username()) if actor is not None else (None, "system")
     ctx = current_context()
@@ -266,18 +285,18 @@ def _audit(user: Any, pending: Sequence[PendingRegistration]) -> None:
             reason="", ip_address=ctx.ip_address, request_id=ctx.request_id,
         )
         for p in pending
-    ])
+    ], keys=keys)
 
 
-def _propose_duplicates(user: Any, people: Sequence[Person]) -> None:
-    """:func:`propose_duplicates` for each new person against everyone registered before
-    it (lower primary key), in two queries: same name and birth date, same phone.
+def _near_duplicate_query(people: Sequence[Person]) -> tuple[Result | None, Result | None]:
+    """The look-ups of :func:`_propose_duplicates` (run by the import's writer, see
+    :func:`jindu.core.imports.pipeline.query`): everyone live with the same name and birth
+    date as one of ``people``, and with the same phone, in Person's default order
+    (``-registered_on, -pk``, the order :func:`near_duplicates` iterates in); ``None`` for a
+    look-up with nothing to look for.
 
-    The queries are written out (their thousands of parameters would each go through the
-    ORM's lookup machinery) and return the candidates in Person's default order
-    (``-registered_on, -pk``), the order :func:`near_duplicates` iterates in."""
-    if not people:
-        return
+    The queries are written out: their thousands of parameters would each go through the
+    ORM's lookup machinery."""
     quote, adapt = connection.ops.quote_name, connection.ops.adapt_datefield_value
     meta = Person._meta
     table = quote(meta.db_table)
@@ -289,24 +308,33 @@ def _propose_duplicates(user: Any, people: Sequence[Person]) -> None:
     def marks(values: list) -> str:
         return ", ".join(["%s"] * len(values))
 
-    by_name: dict[tuple, list[int]] = {}
-    by_phone: dict[str, list[int]] = {}
+    by_name = by_phone = None
     named = [p for p in people if p.birth_date]
     phoned = [p for p in people if p.phone]
-    with connection.cursor() as cursor:
-        if named:
-            names, born = sorted({p.name for p in named}), sorted({adapt(p.birth_date) for p in named})
-            cursor.execute(f"SELECT {col['name']}, {col['birth_date']}, {quote(meta.pk.column)} {live} "
-                           f"AND {col['name']} IN ({marks(names)}) AND {col['birth_date']} IN ({marks(born)}) {order}",
-                           [*names, *born])
-            for name, day, pk in cursor.fetchall():
-                by_name.setdefault((name, day), []).append(pk)
-        if phoned:
-            phones = sorted({p.phone for p in phoned})
-            cursor.execute(f"SELECT {col['phone']}, {quote(meta.pk.column)} {live} "
-                           f"AND {col['phone']} IN ({marks(phones)}) {order}", phones)
-            for phone, pk in cursor.fetchall():
-                by_phone.setdefault(phone, []).append(pk)
+    if named:
+        names, born = sorted({p.name for p in named}), sorted({adapt(p.birth_date) for p in named})
+        by_name = query(f"SELECT {col['name']}, {col['birth_date']}, {quote(meta.pk.column)} {live} "
+                        f"AND {col['name']} IN ({marks(names)}) AND {col['birth_date']} IN ({marks(born)}) {order}",
+                        [*names, *born])
+    if phoned:
+        phones = sorted({p.phone for p in phoned})
+        by_phone = query(f"SELECT {col['phone']}, {quote(meta.pk.column)} {live} "
+                         f"AND {col['phone']} IN ({marks(phones)}) {order}", phones)
+    return by_name, by_phone
+
+
+def _propose_duplicates(user: Any, people: Sequence[Person],
+                        candidates: tuple[Result | None, Result | None]) -> None:
+    """:func:`propose_duplicates` for each new person against everyone registered before
+    it (lower primary key), from the ``candidates`` :func:`_near_duplicate_query` found:
+    same name and birth date, same phone."""
+    by_name: dict[tuple, list[int]] = {}
+    by_phone: dict[str, list[int]] = {}
+    named, phoned = candidates
+    for name, day, pk in named.rows() if named is not None else ():
+        by_name.setdefault((name, day), []).append(pk)
+    for phone, pk in phoned.rows() if phoned is not None else ():
+        by_phone.setdefault(phone, []).append(pk)
     if not by_name and not by_phone:
         return
 

@@ -224,8 +224,8 @@ def test_commit_looks_each_batch_up_once_ahead(town_user, home, monkeypatch):
     taken = id_number(dt.date(1970, 2, 2), seq=49)
     make_person(village("460105001"), identity_number=taken, name="别处的人")
     calls = []
-    original = bulk_registry.registered_people
-    monkeypatch.setattr(bulk_registry, "registered_people", lambda digests: calls.append(1) or original(digests))
+    original = bulk_registry.look_up_registered
+    monkeypatch.setattr(bulk_registry, "look_up_registered", lambda digests: calls.append(1) or original(digests))
     rows = good_rows(home)[:5] + [[taken, "已登记", "", "", "", home.code, "", "", ""]]
     result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True, batch=2)
     assert [(e["row"], e["message"]) for e in result.errors] == [
@@ -235,17 +235,27 @@ def test_commit_looks_each_batch_up_once_ahead(town_user, home, monkeypatch):
 
 
 def test_a_read_ahead_serves_only_the_rows_it_was_read_for(town_user, monkeypatch):
+    from types import SimpleNamespace
+
     from jindu.persons.services import bulk_registry
 
     calls = []
-    monkeypatch.setattr(bulk_registry, "registered_people", lambda digests: calls.append(set(digests)) or {"a": [7]})
+
+    def look_up(digests):
+        calls.append(set(digests))
+        return lambda: {"a": [7]}
+
+    monkeypatch.setattr(bulk_registry, "look_up_registered", look_up)
     state = get_importer("persons.person")._bulk_state(town_user)
-    rows = [object(), object()]
-    state.read_ahead(rows, {"a", "b"})
+    rows = [SimpleNamespace(key="1"), SimpleNamespace(key="2")]
+    state.read_ahead(rows, {0: ["a"], 1: ["b"]})
+    assert calls == [{"a", "b"}]  # handed over at once
+    assert state.digests(rows[1:], lambda rows: pytest.fail("computed again")) == {0: ["b"]}
     assert state.registered(rows[:1], {"a"}) == {"a": [7]} and len(calls) == 1  # read ahead
     assert state.registered(rows[:1], {"a"}) == {"a": [7]} and len(calls) == 2  # used up: asked again
-    state.read_ahead(rows, {"a"})
-    state.registered([object()], {"a"})  # other rows (a run that stopped half-way): asked again
-    state.read_ahead(rows, {"a"})
+    assert state.digests(rows, lambda rows: {0: ["new"]}) == {0: ["new"]}  # used up: computed again
+    state.read_ahead(rows, {0: ["a"]})
+    state.registered([SimpleNamespace(key="3")], {"a"})  # other rows (a run that stopped half-way): asked again
+    state.read_ahead(rows, {0: ["a"]})
     state.registered(rows, {"a", "c"})  # a number not read ahead: asked again
     assert len(calls) == 6
