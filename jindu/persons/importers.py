@@ -48,12 +48,13 @@ from jindu.core.imports import (
     BooleanColumn, CellError, ChoiceColumn, Column, DateColumn, IdentityNumberColumn, Importer, PhoneColumn,
     TextColumn, register,
 )
-from jindu.core.imports.bulk import FormPool, PlannerStatistics
+from jindu.core.imports.bulk import FormPool, KeyPool, PlannerStatistics
 from jindu.core.imports.rowcheck import RowChecker
 from jindu.core.imports.columns import cell_text
 from jindu.core.imports.engine import (
     CREATED, ERROR, RowOutcome, _form_base_data, _form_errors, division_in_scope, error_problems,
 )
+from jindu.core.models import AuditEvent
 from jindu.core.scope import ADD, CHANGE, VIEW
 from jindu.core.timeutils import local_today
 from jindu.geo.models import Division
@@ -384,7 +385,7 @@ class PersonImporter(Importer):
         try:
             with transaction.atomic():
                 written = bulk_registry.register_people(user=user, pending=[e for _i, e in pending],
-                                                        as_of=state.today)
+                                                        as_of=state.today, key_pool=state.keys)
         except (IntegrityError, DatabaseError):
             for i, _entry in pending:
                 outcomes[i] = fallback(rows[i])
@@ -401,7 +402,10 @@ class PersonImporter(Importer):
         """Who is registered under the next batch's numbers (:meth:`process_rows`' first
         query): handed to the import's writer now, after the people of the batch just done
         (queued at once) and before its deferred writes, which nothing read here depends on."""
-        self._bulk_state(user).read_ahead(rows, self._digests(rows))
+        state = self._bulk_state(user)
+        state.read_ahead(rows, self._digests(rows))
+        # At most a person, an audit event and one event (_registration) per row.
+        state.keys.reserve([(Person, len(rows)), (Event, len(rows)), (AuditEvent, len(rows))])
 
     def _digests(self, rows) -> dict[int, list[str]]:
         """Per row index, the blind indexes its identity number is looked up by."""
@@ -436,6 +440,7 @@ class _BulkState:
         self.today = local_today()
         self.event_checks: dict = {}
         self.statistics = PlannerStatistics(Person)
+        self.keys = KeyPool()
         self.out_of_scope = [("", _g("该记录超出您的管辖范围或您没有%(action)s权限") % {"action": _g("新增")})]
         self._scope: dict = {}
         self._ahead: tuple = ([], {}, set(), dict)

@@ -28,6 +28,7 @@ in a few statements.
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from contextlib import nullcontext
 from typing import Any, Callable, Hashable, Sequence
 
@@ -223,17 +224,76 @@ def reserve_keys(counts: Sequence[tuple[type[models.Model], int]]) -> dict[type[
 
     if connection.vendor != "postgresql":
         return None
-    counts = [(model, n) for model, n in counts if n]
+    counts = [(model, n) for model, n in counts if n > 0]
     if not counts:
         return {}
+    with connection.cursor() as cursor:
+        cursor.execute(*_reserve_sql(counts))
+        row = cursor.fetchone()
+    return {model: sorted(keys) for (model, _n), keys in zip(counts, row)}
+
+
+def _reserve_sql(counts: Sequence[tuple[type[models.Model], int]]) -> tuple[str, list]:
+    from django.db import connection
+
     parts, params = [], []
     for model, n in counts:
         parts.append("ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))")
         params += [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column, n]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return {model: sorted(keys) for (model, _n), keys in zip(counts, row)}
+    return "SELECT " + ", ".join(parts), params
+
+
+class KeyPool:
+    """Primary keys taken ahead for a bulk import that knows, before a batch, how many
+    records of each model it writes at most (PostgreSQL; elsewhere :meth:`take` returns
+    ``None``). :meth:`reserve` hands the next batch's reservation to the import's writer
+    (:func:`jindu.core.imports.pipeline.query`), so the batch takes its keys (:meth:`take`)
+    without a statement that would wait for the writer; the keys a batch leaves are used by
+    the next, and what is left at the end stays unused — a gap in the sequence, as a
+    rolled-back insert leaves."""
+
+    def __init__(self) -> None:
+        self.keys: dict[type[models.Model], deque] = {}
+        self.coming: tuple[list, Any] | None = None
+
+    def reserve(self, counts: Sequence[tuple[type[models.Model], int]]) -> None:
+        """Have at least ``n`` keys of each ``(model, n)`` ready for the next :meth:`take`."""
+        from django.db import connection
+
+        from jindu.core.imports.pipeline import query
+
+        if connection.vendor != "postgresql":
+            return
+        self._collect()
+        need = [(model, n - len(self.keys.get(model, ()))) for model, n in counts]
+        need = [(model, n) for model, n in need if n > 0]
+        if need:
+            self.coming = ([model for model, _n in need], query(*_reserve_sql(need)))
+
+    def take(self, counts: Sequence[tuple[type[models.Model], int]]) -> dict[type[models.Model], list[int]] | None:
+        """``n`` ascending keys of each ``(model, n)``: reserved ones first, then (if short)
+        new ones taken now (:func:`reserve_keys`). ``None`` where the database returns the
+        keys of an insert."""
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return None
+        self._collect()
+        short = [(model, n - len(self.keys.get(model, ()))) for model, n in counts]
+        for model, keys in (reserve_keys([(m, n) for m, n in short if n > 0]) or {}).items():
+            self.keys.setdefault(model, deque()).extend(keys)
+        out = {}
+        for model, n in counts:
+            held = self.keys.get(model, deque())
+            out[model] = [held.popleft() for _ in range(n)]
+        return out
+
+    def _collect(self) -> None:
+        if self.coming is not None:
+            models_, result = self.coming
+            self.coming = None
+            for model, keys in zip(models_, result.rows()[0]):
+                self.keys.setdefault(model, deque()).extend(sorted(keys))
 
 
 def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning: str | None = None,

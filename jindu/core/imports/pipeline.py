@@ -68,13 +68,18 @@ class DeferredWriteError(RuntimeError):
     the import fails as a whole and its transaction is rolled back."""
 
 
+#: Statements of the import's thread handed to the writer instead of waited for (Django's
+#: ``transaction.atomic`` savepoints; a rollback to one waits, as every other statement).
+_QUEUED_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ")
+
+
 class _Job:
     """One piece of the writer's work: a batch's kept ``COPY``\\ s (``deferred``), one
     ``COPY`` handed over at once (``queued``), or a query whose rows the import will ask for."""
 
     __slots__ = ("kind", "payload", "done", "rows", "error")
 
-    BATCH, COPY, QUERY = "batch", "copy", "query"
+    BATCH, COPY, QUERY, STATEMENT = "batch", "copy", "query", "statement"
 
     def __init__(self, kind: str, payload: Any):
         self.kind = kind
@@ -112,6 +117,8 @@ class _Pipeline:
                     if job.kind == _Job.QUERY:
                         cursor.execute(*job.payload)
                         job.rows = cursor.fetchall()
+                    elif job.kind == _Job.STATEMENT:
+                        cursor.execute(*job.payload)
                     elif job.kind == _Job.COPY:
                         with cursor.copy(job.payload[0]) as copy:
                             copy.write(job.payload[1])
@@ -169,6 +176,11 @@ class _Pipeline:
         self.submit(_Job(_Job.BATCH, job))
 
     def barrier(self, execute, sql, params, many, context):
+        if not many and sql.startswith(_QUEUED_STATEMENTS):
+            # A savepoint is taken where the writer is: after everything handed to it
+            # before, which a rollback to it must keep. Nothing waits for it.
+            self.submit(_Job(_Job.STATEMENT, (sql, params)))
+            return None
         self.wait()
         return execute(sql, params, many, context)
 

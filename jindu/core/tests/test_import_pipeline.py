@@ -179,3 +179,55 @@ def test_the_switch_interval_is_restored_when_the_last_writer_stops():
     assert sys.getswitchinterval() == pytest.approx(short)  # the other writer still runs
     pipeline._switch_often(False)
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+@on_postgresql
+def test_savepoints_are_taken_by_the_writer_after_what_it_was_handed(monkeypatch):
+    """The import's savepoints do not wait for the writer: they are handed to it, so a
+    rollback to one keeps the deferred writes of the batches before it."""
+    submitted = []
+    original = pipeline._Pipeline.submit
+
+    def submit(self, job):
+        submitted.append((job.kind, job.payload[0] if job.kind == pipeline._Job.STATEMENT else None))
+        return original(self, job)
+
+    monkeypatch.setattr(pipeline._Pipeline, "submit", submit)
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.deferred():
+            insert_rows(events("test.before"))
+        pipeline.send()
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            with pipeline.queued():
+                insert_rows(events("test.inner"))
+            1 / 0
+        assert count("test.before") == 3 and count("test.inner") == 0
+    kinds = [kind for kind, _sql in submitted]
+    assert kinds[:3] == [pipeline._Job.BATCH, pipeline._Job.STATEMENT, pipeline._Job.COPY]
+    assert submitted[1][1].startswith("SAVEPOINT ")
+
+
+@on_postgresql
+def test_a_key_pool_hands_out_keys_reserved_ahead_in_order():
+    from jindu.core.imports.bulk import KeyPool
+
+    pool = KeyPool()
+    with transaction.atomic(), pipeline.pipelined():
+        pool.reserve([(AuditEvent, 3)])
+        first = pool.take([(AuditEvent, 2)])[AuditEvent]
+        pool.reserve([(AuditEvent, 3)])  # one left over: two more reserved
+        second = pool.take([(AuditEvent, 4)])[AuditEvent]  # three held, one taken now
+        keys = first + second
+        assert keys == sorted(keys) and len(set(keys)) == 6
+        saved = insert_rows(events("test.pool", 4), keys=second)
+        assert [e.pk for e in saved] == second
+        assert sorted(AuditEvent.objects.filter(action="test.pool").values_list("pk", flat=True)) == second
+
+
+@pytest.mark.skipif("connection.vendor == 'postgresql'", reason="SQLite returns the keys of an insert")
+def test_a_key_pool_gives_no_keys_where_inserts_return_them():
+    from jindu.core.imports.bulk import KeyPool
+
+    pool = KeyPool()
+    pool.reserve([(AuditEvent, 3)])
+    assert pool.take([(AuditEvent, 3)]) is None

@@ -51,7 +51,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from jindu.core.audit import _actor, current_context
-from jindu.core.imports.bulk import insert_links, insert_rows, instance_maker, reserve_keys
+from jindu.core.imports.bulk import KeyPool, insert_links, insert_rows, instance_maker, reserve_keys
 from jindu.core.imports.pipeline import Result, deferred, query, queued
 from jindu.core.models import AuditEvent
 from jindu.core.models.base import normalize_text_fields
@@ -192,11 +192,15 @@ def _check_event_cached(event: Event, cache: dict | None) -> None:
 
 
 def register_people(*, user: Any, pending: Sequence[PendingRegistration],
-                    as_of: dt.date | None = None) -> list[Person | PermissionDenied]:
+                    as_of: dt.date | None = None, key_pool: KeyPool | None = None) -> list[Person | PermissionDenied]:
     """Write every registration of ``pending`` (from :func:`prepare_registration`) inside
     the caller's transaction; returns, per entry, the saved :class:`Person` or the
     ``PermissionDenied`` :func:`register_person` would have raised (the person left the
     user's scope: the caller must roll back, as the import does when any row fails).
+
+    ``key_pool``: where the primary keys of the people, events and audit events are taken
+    from (the import reserves each batch's ahead, :class:`KeyPool`); by default they are
+    taken now, in one statement.
 
     Raises ``IntegrityError`` when a number was registered concurrently (nothing of the
     batch stays written if the caller wraps the call in a savepoint).
@@ -212,7 +216,8 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
         for event in entry.events:
             event.person = entry.person
             events.append(event)
-    keys = reserve_keys([(Person, len(pending)), (Event, len(events)), (AuditEvent, len(pending))]) or {}
+    counts = [(Person, len(pending)), (Event, len(events)), (AuditEvent, len(pending))]
+    keys = (key_pool.take(counts) if key_pool is not None else reserve_keys(counts)) or {}
     # The people themselves first, handed to the import's writer at once (queued: during an
     # import's commit on PostgreSQL the server writes them, then runs the scope re-check and
     # the near-duplicate look-ups, while the rest is prepared here); everything else in a
