@@ -23,7 +23,10 @@ thread on the same connection for the length of the commit:
   :func:`query` hands it a read whose rows the main thread asks for later
   (:meth:`Result.rows`): the registry import queues its people, then the scope re-check
   and near-duplicate look-ups, and prepares the batch's other rows meanwhile; the look-up
-  of the next batch's numbers is a query too;
+  of the next batch's numbers is a query too, and so is the reservation of its keys
+  (:class:`jindu.core.imports.bulk.KeyPool`);
+- the savepoints of ``transaction.atomic`` (``SAVEPOINT``, ``RELEASE SAVEPOINT``) are handed
+  to the writer too, so they are taken after what was handed over before them;
 - every statement of the main thread first waits until the writer is idle (a Django
   ``execute_wrapper``), so it sees every write handed over before it, and the connection
   is never used by two threads at once; a failed deferred write is raised there as
