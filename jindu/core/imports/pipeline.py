@@ -25,15 +25,20 @@ thread on the same connection for the length of the commit:
   and near-duplicate look-ups, and prepares the batch's other rows meanwhile; the look-up
   of the next batch's numbers is a query too, and so is the reservation of its keys
   (:class:`jindu.core.imports.bulk.KeyPool`);
-- the savepoints of ``transaction.atomic`` (``SAVEPOINT``, ``RELEASE SAVEPOINT``) are handed
-  to the writer too, so they are taken after what was handed over before them;
-- every statement of the main thread first waits until the writer is idle (a Django
-  ``execute_wrapper``), so it sees every write handed over before it, and the connection
-  is never used by two threads at once; a failed deferred write is raised there as
+- every other statement of the main thread first waits until the writer is idle (a Django
+  ``execute_wrapper``), so it sees every write handed over before it, and no two
+  statements use the connection at once; a failed deferred write is raised there as
   :class:`DeferredWriteError` (the import's transaction is then rolled back), at the latest
-  when the block ends, which waits for the writer; a failed queued write or query as the
-  database error it is (Django's class), so a savepoint around it recovers as from a write
-  made at once — the writer skips what follows until it is raised.
+  when the block ends, which waits for the writer;
+- the savepoints of ``transaction.atomic`` (``SAVEPOINT``, ``RELEASE SAVEPOINT``) are handed
+  to the writer without waiting — a savepoint first hands over what was kept, so it is taken
+  after everything written before it; a rollback to one waits, and drops what was kept since
+  and not sent;
+- a failed queued write or query handed over inside a savepoint is raised (by the next
+  statement that waits, or :meth:`Result.rows`) as the database error it is — Django's
+  class: the rollback to that savepoint recovers from it as from a write made at once. One
+  handed over outside every savepoint (a look-ahead) is a :class:`DeferredWriteError`. The
+  writer skips what follows a failure until it is raised.
 
 Measured on the registry import (100,000 rows, 2-core machine, 2026-11-30 afternoon): with
 only deferred blocks the commit took 48.8 s, of which the main thread waited 8.5 s for its
@@ -43,9 +48,11 @@ batch's look-up 1.4 s, key reservations 1.2 s) and 2.8 s for the writer.
 The rule for code writing in a :func:`deferred` block: nothing later in the same batch may
 read what the block writes (those rows arrive after the batch), and the block's rows must
 be right by themselves — a failure of the deferred writes fails the whole import, not the
-batch's savepoint. Keys are still taken at once (:func:`jindu.core.imports.bulk.insert_rows`
-reads the sequence, or :func:`jindu.core.imports.bulk.reserve_keys` for several tables in
-one statement), so other rows can name them.
+batch's savepoint. Keys are taken before the rows are kept
+(:func:`jindu.core.imports.bulk.insert_rows` reads the sequence; or
+:func:`jindu.core.imports.bulk.reserve_keys`, several tables in one statement; or a
+:class:`jindu.core.imports.bulk.KeyPool`, a batch ahead — so a newer record elsewhere may
+hold a lower key), so other rows can name them.
 
 Elsewhere (SQLite, no :func:`pipelined` block, or outside a :func:`deferred` or
 :func:`queued` block) :func:`copy_rows` writes at once, :func:`query` runs at once, and
@@ -71,16 +78,18 @@ class DeferredWriteError(RuntimeError):
     the import fails as a whole and its transaction is rolled back."""
 
 
-#: Statements of the import's thread handed to the writer instead of waited for (Django's
-#: ``transaction.atomic`` savepoints; a rollback to one waits, as every other statement).
-_QUEUED_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ")
+#: Django's ``transaction.atomic`` savepoint statements, as the writer's queue sees them.
+_SAVEPOINT, _RELEASE, _ROLLBACK_TO = "SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT "
 
 
 class _Job:
     """One piece of the writer's work: a batch's kept ``COPY``\\ s (``deferred``), one
-    ``COPY`` handed over at once (``queued``), or a query whose rows the import will ask for."""
+    ``COPY`` handed over at once (``queued``), a query whose rows the import will ask for, or
+    a savepoint statement. ``recoverable``: handed over inside a savepoint (of the import's
+    thread), so a rollback to it undoes a failure — a batch's writes never are (they may
+    precede the savepoint in the queue)."""
 
-    __slots__ = ("kind", "payload", "done", "rows", "error")
+    __slots__ = ("kind", "payload", "done", "rows", "error", "recoverable")
 
     BATCH, COPY, QUERY, STATEMENT = "batch", "copy", "query", "statement"
 
@@ -90,6 +99,7 @@ class _Job:
         self.done = threading.Event()
         self.rows: list[tuple] | None = None
         self.error: BaseException | None = None
+        self.recoverable = False
 
 
 class _Pipeline:
@@ -101,6 +111,7 @@ class _Pipeline:
         self.pending: list[tuple[str, bytes]] = []  # (COPY statement, its data)
         self.holding: list[list[tuple[str, bytes]]] = []
         self.queueing = 0  # depth of queued() blocks
+        self.savepoints = 0  # savepoints of the import's thread open now
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.changed = threading.Condition()
         self.outstanding = 0  # jobs handed over and not done
@@ -143,6 +154,7 @@ class _Pipeline:
                     self.changed.notify_all()
 
     def submit(self, job: _Job) -> _Job:
+        job.recoverable = job.kind != _Job.BATCH and self.savepoints > 0
         with self.changed:
             self.outstanding += 1
         self.jobs.put(job)
@@ -162,7 +174,7 @@ class _Pipeline:
         writes' as :class:`DeferredWriteError` (for good: the import fails)."""
         job = self.failed
         error = job.error
-        if job.kind != _Job.BATCH:
+        if job.recoverable:
             self.failed = None
             with self.connection.wrap_database_errors:
                 raise error
@@ -179,11 +191,28 @@ class _Pipeline:
         self.submit(_Job(_Job.BATCH, job))
 
     def barrier(self, execute, sql, params, many, context):
-        if not many and sql.startswith(_QUEUED_STATEMENTS):
-            # A savepoint is taken where the writer is: after everything handed to it
-            # before, which a rollback to it must keep. Nothing waits for it.
+        if many or not isinstance(sql, str):
+            pass
+        elif sql.startswith(_SAVEPOINT):
+            # Taken by the writer, after everything kept so far is handed over (so what is
+            # kept after it, in ``pending``, is all newer than any open savepoint); nothing
+            # waits for it.
+            self.send()
+            self.savepoints += 1
             self.submit(_Job(_Job.STATEMENT, (sql, params)))
             return None
+        elif sql.startswith(_RELEASE):
+            self.submit(_Job(_Job.STATEMENT, (sql, params)))
+            self.savepoints = max(self.savepoints - 1, 0)
+            return None
+        elif sql.startswith(_ROLLBACK_TO):
+            # The rollback undoes a failed write handed over inside the savepoint (raised or
+            # not), and the writes kept since, not sent yet.
+            with self.changed:
+                self.changed.wait_for(lambda: self.outstanding == 0)
+            if self.failed is not None and self.failed.recoverable:
+                self.failed = None
+            self.pending.clear()
         self.wait()
         return execute(sql, params, many, context)
 
@@ -247,10 +276,12 @@ def pipelined(enabled: bool = True) -> Iterator[None]:
             pipe.send()
             pipe.wait()
     finally:
-        _local.pipeline = None
-        pipe.pending.clear()
-        pipe.stop()
-        _switch_often(False)
+        try:
+            _local.pipeline = None
+            pipe.pending.clear()
+            pipe.stop()
+        finally:
+            _switch_often(False)
 
 
 @contextmanager
@@ -275,8 +306,9 @@ def deferred() -> Iterator[None]:
 def queued() -> Iterator[None]:
     """Hand the :func:`copy_rows` writes of the block to the writer at once, without waiting
     for them: the import goes on preparing rows while the server writes. Its next statement
-    (or :meth:`Result.rows`) waits for them, and raises their database error as a write
-    made at once would, only later — so the caller's savepoint must enclose both. Outside a
+    that waits (not a savepoint; or :meth:`Result.rows`) waits for them, and raises their
+    database error as a write made at once would, only later — so the caller's savepoint
+    must enclose both. Outside a
     :func:`pipelined` block (and inside a :func:`deferred` one) nothing changes."""
     pipe = _current()
     if pipe is None:
@@ -328,7 +360,7 @@ def query(sql: str, params: Sequence[Any] = ()) -> Result:
 
 def send() -> None:
     """Hand the writes kept so far to the writer, after what it was handed before (without
-    waiting: a failure is raised by the next statement)."""
+    waiting: a failure is raised by the next statement that waits)."""
     pipe = _current()
     if pipe is not None:
         pipe.send()

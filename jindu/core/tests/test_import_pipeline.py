@@ -231,3 +231,55 @@ def test_a_key_pool_gives_no_keys_where_inserts_return_them():
     pool = KeyPool()
     pool.reserve([(AuditEvent, 3)])
     assert pool.take([(AuditEvent, 3)]) is None
+
+
+@on_postgresql
+def test_a_rollback_to_a_savepoint_drops_what_was_kept_since():
+    """Rows kept by a deferred block inside a savepoint and not sent yet go with a rollback
+    to it, as rows written at once would."""
+    with transaction.atomic(), pipeline.pipelined():
+        with pipeline.deferred():
+            insert_rows(events("test.before", 1))
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            with pipeline.deferred():
+                insert_rows(events("test.inside", 2))
+            1 / 0
+        pipeline.send()
+        assert count("test.before") == 1 and count("test.inside") == 0
+
+
+@on_postgresql
+def test_an_exception_before_a_queued_error_is_collected_still_rolls_the_savepoint_back():
+    with transaction.atomic(), pipeline.pipelined():
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            with pipeline.queued():
+                insert_rows(events("test.null", 1, actor_repr=None))  # NOT NULL: refused by the COPY
+            1 / 0
+        assert not connection.needs_rollback
+        assert count("test.null") == 0  # the transaction goes on
+
+
+@on_postgresql
+def test_a_failed_query_handed_over_outside_every_savepoint_fails_the_import():
+    """A look-ahead is handed over between batches, outside the batches' savepoints: no
+    rollback can recover from its failure."""
+    with pytest.raises(pipeline.DeferredWriteError):
+        with transaction.atomic(), pipeline.pipelined():
+            ahead = pipeline.query("SELECT 1 / 0")
+            with transaction.atomic():
+                ahead.rows()
+
+
+@on_postgresql
+def test_the_switch_interval_is_restored_when_stopping_the_writer_raises(monkeypatch):
+    before = sys.getswitchinterval()
+    original = pipeline._Pipeline.stop
+
+    def stop(self):
+        original(self)
+        raise KeyboardInterrupt  # e.g. a worker's SIGINT while the writer is joined
+
+    monkeypatch.setattr(pipeline._Pipeline, "stop", stop)
+    with pytest.raises(KeyboardInterrupt), transaction.atomic(), pipeline.pipelined():
+        pass
+    assert sys.getswitchinterval() == pytest.approx(before) and pipeline._switching["writers"] == 0

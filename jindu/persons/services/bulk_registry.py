@@ -18,18 +18,24 @@ messages, same records — only the writes are grouped:
    identity card).
 2. :func:`register_people` (one transaction, the caller's): inserts the people
    (:func:`jindu.core.imports.bulk.insert_rows`: the rows
-   ``simple_history.utils.bulk_create_with_history`` writes, at about half its cost), makes
-   the social-worker assignment ``register_person`` makes for assigned-only grants (with
-   its history row), re-checks every person against ``restrict(user, "add")`` (one query),
-   proposes the near-duplicate merges (same name and birth date, or same phone, against
-   everyone registered before — earlier rows of the same import included, as one by one);
-   then, in a :func:`jindu.core.imports.pipeline.deferred` block (nothing later in the batch
-   reads them; during an import's commit on PostgreSQL they are sent while the next rows are
-   validated), the people's row history, their substances, the events with history, one
-   ``persons.person_registered`` audit event per person (as ``register_person`` writes,
-   bulk-inserted) and the due items. The status, tier and due items are derived before the
-   people are inserted (:func:`jindu.persons.bulk.derive_new`) — the rules the per-person
-   path applies.
+   ``simple_history.utils.bulk_create_with_history`` writes, at about half its cost) and
+   asks for the scope re-check of every person against ``restrict(user, "add")`` and for
+   the near-duplicate candidates (one query each); then, in a
+   :func:`jindu.core.imports.pipeline.deferred` block, writes the people's row history,
+   their substances, the events with history, one ``persons.person_registered`` audit event
+   per person (as ``register_person`` writes, bulk-inserted) and the due items; makes the
+   social-worker assignment ``register_person`` makes for assigned-only grants (with its
+   history row); and proposes the near-duplicate merges (same name and birth date, or same
+   phone, against everyone registered before — earlier rows of the same import included, as
+   one by one). The status, tier and due items are derived before the people are inserted
+   (:func:`jindu.persons.bulk.derive_new`) — the rules the per-person path applies.
+
+   During an import's commit on PostgreSQL the people are handed to the import's writer
+   thread at once (:func:`~jindu.core.imports.pipeline.queued`) and the two queries run
+   there after them (:func:`~jindu.core.imports.pipeline.query`), while the other rows are
+   prepared here; the deferred block's rows (nothing later in the batch reads them) are sent
+   while the next rows are validated. Elsewhere every write and query is made at once, in
+   the order given.
 
 Differences from one-by-one registration, none visible in the registry: the history rows
 are attributed to the importing user even in a background job (``register_person`` leaves
@@ -203,7 +209,9 @@ def register_people(*, user: Any, pending: Sequence[PendingRegistration],
     taken now, in one statement.
 
     Raises ``IntegrityError`` when a number was registered concurrently (nothing of the
-    batch stays written if the caller wraps the call in a savepoint).
+    batch stays written if the caller wraps the call in a savepoint: during an import's
+    commit the error is raised here, inside it, and the rollback to it also drops what the
+    batch kept for the writer).
     """
     if not pending:
         return []
@@ -258,8 +266,8 @@ def _visible_query(user: Any, ids: list[int]) -> Result:
     """Which of ``ids`` lie in ``restrict(user, "add")`` (one query, run by the import's
     writer after the queued writes: :func:`jindu.core.imports.pipeline.query`): rows of
     one primary key, to intersect with ``ids``. Asked by primary-key range: the keys of one
-    insert are consecutive, and a list of a thousand keys beside a scope's division list
-    makes SQLite probe every pair of them."""
+    insert are ascending and mostly consecutive, and a list of a thousand keys beside a
+    scope's division list makes SQLite probe every pair of them."""
     qs = (Person.objects.restrict(user, ADD).filter(pk__gte=min(ids), pk__lte=max(ids)).order_by()
           .values_list("pk"))
     return query(*qs.query.sql_with_params())
@@ -331,8 +339,12 @@ def _near_duplicate_query(people: Sequence[Person]) -> tuple[Result | None, Resu
 def _propose_duplicates(user: Any, people: Sequence[Person],
                         candidates: tuple[Result | None, Result | None]) -> None:
     """:func:`propose_duplicates` for each new person against everyone registered before
-    it (lower primary key), from the ``candidates`` :func:`_near_duplicate_query` found:
-    same name and birth date, same phone."""
+    it, from the ``candidates`` :func:`_near_duplicate_query` found: same name and birth
+    date, same phone. Before it: anyone not of this batch (the batch's people are visible
+    to no one else until the import commits), and the batch's people of lower primary key
+    (earlier rows). Not "any lower key": keys are reserved a batch ahead
+    (:class:`~jindu.core.imports.bulk.KeyPool`), so someone registered meanwhile may hold a
+    higher one."""
     by_name: dict[tuple, list[int]] = {}
     by_phone: dict[str, list[int]] = {}
     named, phoned = candidates
@@ -344,15 +356,16 @@ def _propose_duplicates(user: Any, people: Sequence[Person],
         return
 
     proposals = []
+    batch = {p.pk for p in people}
     for person in people:
         found: dict[int, list[str]] = {}
         if person.birth_date:
             for pk in by_name.get((person.name, person.birth_date), ()):
-                if pk < person.pk:
+                if pk < person.pk or pk not in batch:
                     found.setdefault(pk, []).append("same_name_and_birth_date")
         if person.phone:
             for pk in by_phone.get(person.phone, ()):
-                if pk < person.pk:
+                if pk < person.pk or pk not in batch:
                     found.setdefault(pk, []).append("same_phone")
         for other, reasons in found.items():
             proposals.append(MergeProposal(keep_id=other, duplicate_id=person.pk, reasons=reasons,

@@ -12,7 +12,7 @@ compares what a user would check.
 import datetime as dt
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction  # noqa: F401 — connection: the skipif conditions
 
 from jindu.core.imports import get_importer
 from jindu.core.imports.engine import run_import
@@ -263,3 +263,94 @@ def test_a_read_ahead_serves_only_the_rows_it_was_read_for(town_user, monkeypatc
     state.read_ahead(rows, {0: ["a"]})
     state.registered(rows, {"a", "c"})  # a number not read ahead: asked again
     assert len(calls) == 6
+
+
+def plain_row(seq, name, home, born=dt.date(1990, 1, 1)):
+    return [id_number(born, seq=seq), name, "", "", "", home.code, "", "", ""]
+
+
+on_postgresql = pytest.mark.skipif("connection.vendor != 'postgresql'",
+                                   reason="the import's writer thread and its key reservations are PostgreSQL's")
+
+
+@on_postgresql
+def test_a_batch_redone_row_by_row_leaves_no_history_of_its_first_try(town_user, home, monkeypatch):
+    """The second batch's people fail to be written (injected: its reserved keys made
+    equal, the failure a lock timeout or a clash with a registration later rolled back
+    would give) and the batch is redone row by row, which succeeds: the history rows of
+    the first try, kept for the writer, go with the rollback."""
+    from jindu.core.imports import bulk as core_bulk
+
+    calls = []
+    original = core_bulk.KeyPool.take
+
+    def take(self, counts):
+        out = original(self, counts)
+        calls.append(1)
+        if len(calls) == 2:
+            out[Person] = [out[Person][0]] * len(out[Person])
+        return out
+
+    monkeypatch.setattr(core_bulk.KeyPool, "take", take)
+    rows = [plain_row(71, "甲一", home), plain_row(73, "乙二", home), plain_row(75, "丙三", home),
+            plain_row(77, "丁四", home)]
+    result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True, batch=2)
+    assert result.committed, result.errors
+    assert len(calls) == 2 and Person.objects.count() == 4
+    assert not Person.history.exclude(id__in=Person.objects.values("pk")).exists()
+    assert sorted(Person.history.values_list("name", flat=True)) == ["丁四", "丙三", "乙二", "甲一"]
+
+
+@on_postgresql
+@pytest.mark.parametrize("reserve_ahead", [False, True])
+def test_a_near_duplicate_registered_during_the_import_is_proposed(town_user, home, monkeypatch, reserve_ahead):
+    """Someone registers a person of the same name and birth date while the import runs,
+    after the next batch's keys were reserved: the imported person is proposed as their
+    duplicate although its key is the lower one."""
+    from jindu.core.imports import bulk as core_bulk
+    from jindu.persons.importers import PersonImporter
+
+    if not reserve_ahead:
+        monkeypatch.setattr(core_bulk.KeyPool, "reserve", lambda self, counts: None)
+    born = dt.date(1979, 6, 1)
+    meanwhile = {}
+    original = PersonImporter.look_ahead
+
+    def look_ahead(self, rows, *, user):
+        original(self, rows, user=user)
+        if not meanwhile:
+            meanwhile["person"] = make_person(home, identity_number=id_number(born, seq=21), name="同名人",
+                                              birth_date=born, sex="M")
+
+    monkeypatch.setattr(PersonImporter, "look_ahead", look_ahead)
+    rows = [plain_row(81, "甲一", home), plain_row(83, "乙二", home), plain_row(13, "同名人", home, born=born)]
+    result = run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True, batch=2)
+    assert result.committed, result.errors
+    earlier = meanwhile["person"]
+    imported = Person.objects.exclude(pk=earlier.pk).get(name="同名人")
+    assert (imported.pk < earlier.pk) == reserve_ahead
+    assert list(MergeProposal.objects.values_list("keep_id", "duplicate_id")) == [(earlier.pk, imported.pk)]
+
+
+@on_postgresql
+def test_a_failed_look_ahead_fails_the_import_as_a_whole(town_user, home, monkeypatch):
+    """The next batch's key reservation fails in the writer (a statement timeout, a
+    cancel): handed over between batches, outside their savepoints, it cannot be undone by
+    one, so the import fails whole with the writer's message and nothing is kept."""
+    from jindu.core.imports import bulk as core_bulk
+    from jindu.core.imports.pipeline import DeferredWriteError
+
+    calls = []
+    original = core_bulk._reserve_sql
+
+    def reserve_sql(counts):
+        calls.append(1)
+        if len(calls) == 2:  # 1: the first batch's keys (none reserved yet); 2: the look-ahead's
+            return "SELECT ARRAY[1 / 0], ARRAY[1 / 0], ARRAY[1 / 0]", []
+        return original(counts)
+
+    monkeypatch.setattr(core_bulk, "_reserve_sql", reserve_sql)
+    rows = [plain_row(91, "甲一", home), plain_row(93, "乙二", home), plain_row(95, "丙三", home)]
+    with pytest.raises(DeferredWriteError):
+        run(make_csv([HEAD, *rows]), town_user, bulk=True, commit=True, batch=2)
+    assert Person.objects.count() == 0
