@@ -646,7 +646,7 @@ def _apply(importer: Importer, prepared: PreparedImport, result: ImportResult, *
                 importer.finish(user=user, commit=True, result=result)
             if not result.ok:
                 raise _Rollback
-            result.committed = True
+        result.committed = True  # after the COMMIT (and the import writer's last writes)
     except _Rollback:
         result.object_ids = []
     return result
