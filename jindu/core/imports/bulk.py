@@ -302,7 +302,8 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]], *, returning:
     values, in row order (which Django's ``bulk_create`` relies on too).
 
     PostgreSQL: the keys are taken from the column's sequence first (or are the ``keys``
-    given, from :func:`reserve_keys`) and the rows sent with
+    given, from :func:`reserve_keys` or a :class:`KeyPool`; other databases ignore them) and
+    the rows sent with
     ``COPY`` (:func:`jindu.core.imports.pipeline.copy_rows`: kept for the import's writer
     thread inside a ``deferred`` block; a multi-row ``INSERT`` would be re-parsed by
     psycopg's client-side binding, which costs more than the insert). SQLite: multi-row
@@ -401,8 +402,7 @@ def insert_rows(objs: list[models.Model], *, history_user: Any = None, history: 
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         rows.append([prep(obj) for prep in preps])
-    keys = _insert(meta.db_table, [f.column for f in fields], rows, returning=pk.column,
-                   keys=keys if connection.vendor == "postgresql" else None)
+    keys = _insert(meta.db_table, [f.column for f in fields], rows, returning=pk.column, keys=keys)
     for obj, key in zip(objs, keys, strict=True):
         setattr(obj, pk.attname, key)
         obj._state.adding = False

@@ -62,6 +62,7 @@ Elsewhere (SQLite, no :func:`pipelined` block, or outside a :func:`deferred` or
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -237,8 +238,6 @@ _switching_lock = threading.Lock()
 def _switch_often(start: bool) -> None:
     """Set :data:`SWITCH_INTERVAL` while any writer of the process runs; the previous
     interval is restored when the last one stops."""
-    import sys
-
     with _switching_lock:
         if start:
             if _switching["writers"] == 0:
