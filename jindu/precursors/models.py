@@ -486,6 +486,49 @@ class LedgerMonth(models.Model):
         return f"{self.enterprise_id} · {self.chemical_id} · {self.month:%Y-%m}"
 
 
+class LedgerPair(models.Model):
+    """One chemical's stock ledger at one enterprise, summed over all its months from the
+    monthly summary (:class:`LedgerMonth`): how many months moved something out by sale, use
+    or loss (``moved_months``), the lower median of those months' kilograms (the
+    ``⌈n/2⌉``-th smallest, ``moved_median_kg``) and the largest (``moved_top_kg``; both
+    ``NULL`` without such months), the kilograms sent out in every direction other than
+    inbound (``out_kg``), the earliest expiry date of the lots received (``first_expiry_on``)
+    and the last day with entries (``last_on``).
+
+    Maintained with the summary, in the same transaction
+    (:mod:`jindu.precursors.reconciliation.months`): an incremental reconciliation reads
+    one row per pair here instead of every month of the pair's history — the statistical
+    screen's pre-test takes the median and largest month from here, the expired-lot rule
+    the outbound total and earliest expiry (pairs with entries dated after the
+    reconciliation date are judged from their months instead).
+    """
+
+    # (Keys as LedgerMonth's; no index of their own: the unique (enterprise, chemical) one
+    # serves every look-up, and a second on enterprise alone drew the planner to it.)
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.CASCADE, related_name="+",
+                                   db_constraint=False, db_index=False)
+    chemical = models.ForeignKey(Chemical, verbose_name=_("品种"), on_delete=models.DO_NOTHING, related_name="+",
+                                 db_constraint=False, db_index=False)
+    moved_months = models.PositiveIntegerField(_("有销售、使用或损耗的月数"), default=0)
+    moved_median_kg = models.DecimalField(_("月销售、使用及损耗中位数（千克）"), max_digits=18, decimal_places=3,
+                                          null=True)
+    moved_top_kg = models.DecimalField(_("月销售、使用及损耗最大值（千克）"), max_digits=18, decimal_places=3, null=True)
+    out_kg = models.DecimalField(_("出库合计（千克）"), max_digits=18, decimal_places=3, default=Decimal("0"))
+    first_expiry_on = models.DateField(_("最早失效日期"), null=True)
+    last_on = models.DateField(_("最后发生日"), null=True)
+
+    class Meta:
+        verbose_name = _("台账品种汇总")
+        verbose_name_plural = _("台账品种汇总")
+        ordering = ["enterprise", "chemical"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "chemical"], name="precursors_ledger_pair_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} · {self.chemical_id}"
+
+
 class StockCount(VersionedModel):
     """A reported physical stock count (盘点) of one chemical at one enterprise on a date.
     ``ledger_balance_kg`` is the ledger's balance at the end of ``counted_on`` when the

@@ -9,9 +9,10 @@ def fill_summary(apps, schema_editor):
     """Sum the existing ledger into the new summary (nothing to do on an empty ledger)."""
     if not apps.get_model("precursors", "LedgerEntry").objects.exists():
         return
-    from jindu.precursors.reconciliation.months import rebuild_ledger_months
+    # The months only: the per-pair rows summed from them come with migration 0010.
+    from jindu.precursors.reconciliation.months import rebuild_months_only
 
-    rebuild_ledger_months()
+    rebuild_months_only()
 
 
 class Migration(migrations.Migration):

@@ -26,7 +26,7 @@ closed loop (and on the log scale a month holding only a small loss would otherw
 the most "unusual" of all); this also leaves the reconciliation date's own, incomplete
 month alone unless it is already high.
 
-Medians are taken in SQL on the monthly summary, not the ledger: with the ordered-set
+Medians are taken in SQL on the monthly summary (:meth:`~.base.Context.month_history`), not the ledger: with the ordered-set
 aggregate ``percentile_cont(0.5)`` on PostgreSQL, with ``ROW_NUMBER`` over each pair's
 months on SQLite (which has no median aggregate) — the same values — and only for the
 pairs a cheap exact screen leaves (:func:`_screen_pairs`: those whose largest month is at
@@ -46,6 +46,7 @@ from jindu.precursors.choices import DiscrepancySeverity
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
     MONTH_TABLE,
+    STALE_TABLE,
     Context,
     Finding,
     evidence,
@@ -140,40 +141,57 @@ def _screen_pairs(ctx: Context) -> None:
     on kilograms (no logarithms), with :data:`SCREEN_SLACK`, so it never drops a pair the
     full computation would report — the findings are the same, on far fewer rows (a
     steady pair's largest month is rarely three times its median)."""
-    eps = BALANCE_EPSILON_KG
     ctx.execute(f"DROP TABLE IF EXISTS {SCREEN_TABLE}")
+    if not ctx.scoped:
+        ctx.execute(f"CREATE TEMP TABLE {SCREEN_TABLE} AS {_screen_select(ctx, MONTH_TABLE)}")
+        ctx.analyze(SCREEN_TABLE)
+        return
+    # Incremental run: the same test on each pair's maintained figures (LedgerPair: the
+    # number of moved-out months, their lower median — the (n + 1) // 2-th smallest, which
+    # ``percentile_disc(0.5)`` is — and the largest), one row per pair whatever the length
+    # of its history.
+    ctx.execute(f"CREATE TEMP TABLE {SCREEN_TABLE} AS SELECT p.enterprise_id, p.chemical_id "
+                f"FROM {ctx.fresh_pairs_from()} WHERE p.moved_months >= {int(ROBUST_Z_MIN_MONTHS)} "
+                f"AND p.moved_median_kg * {ROBUST_Z_MIN_RATIO} <= p.moved_top_kg * {SCREEN_SLACK}")
+    # The pairs with entries dated after ``as_of``: from their months up to it.
+    ctx.execute(f"INSERT INTO {SCREEN_TABLE} (enterprise_id, chemical_id) "
+                f"{_screen_select(ctx, ctx.month_history(pairs=STALE_TABLE))}")
+    ctx.analyze(SCREEN_TABLE)
+
+
+def _screen_select(ctx: Context, months: str) -> str:
+    """The SELECT of :func:`_screen_pairs` over the months ``months`` (a ``FROM`` item)."""
+    eps = BALANCE_EPSILON_KG
     if ctx.pg:
         # The same test in one aggregate: at least k = (n + 1) // 2 months are at most
         # top / 3 exactly when the k-th smallest month is, and ``percentile_disc(0.5)`` is
         # the ⌈n/2⌉-th smallest value (= k). A third of the time of the join below at two
         # million months (which also aggregates the month table once per worker).
-        ctx.execute(f"""
-            CREATE TEMP TABLE {SCREEN_TABLE} AS
-            SELECT enterprise_id, chemical_id FROM {MONTH_TABLE} WHERE move_kg > {eps}
+        return f"""
+            SELECT enterprise_id, chemical_id FROM {months} h WHERE move_kg > {eps}
             GROUP BY enterprise_id, chemical_id
             HAVING COUNT(*) >= {int(ROBUST_Z_MIN_MONTHS)}
                AND percentile_disc(0.5) WITHIN GROUP (ORDER BY move_kg) * {ROBUST_Z_MIN_RATIO}
                    <= MAX(move_kg) * {SCREEN_SLACK}
-        """)
-        ctx.analyze(SCREEN_TABLE)
-        return
-    ctx.execute(f"""
-        CREATE TEMP TABLE {SCREEN_TABLE} AS
+        """
+    return f"""
         SELECT m.enterprise_id, m.chemical_id
-        FROM {MONTH_TABLE} m JOIN (
-            SELECT enterprise_id, chemical_id, MAX(move_kg) AS top, COUNT(*) AS n FROM {MONTH_TABLE}
+        FROM {months} m JOIN (
+            SELECT enterprise_id, chemical_id, MAX(move_kg) AS top, COUNT(*) AS n FROM {months} h
             WHERE move_kg > {eps} GROUP BY enterprise_id, chemical_id HAVING COUNT(*) >= {int(ROBUST_Z_MIN_MONTHS)}
         ) p ON p.enterprise_id = m.enterprise_id AND p.chemical_id = m.chemical_id
         WHERE m.move_kg > {eps}
         GROUP BY m.enterprise_id, m.chemical_id, p.top, p.n
         HAVING SUM(CASE WHEN m.move_kg * {ROBUST_Z_MIN_RATIO} <= p.top * {SCREEN_SLACK} THEN 1 ELSE 0 END)
                >= (p.n + 1) / 2
-    """)
-    ctx.analyze(SCREEN_TABLE)
+    """
 
 
 def _screened_months(ctx: Context) -> str:
-    """FROM and WHERE of the months scored: moved-out months of the screened pairs."""
+    """FROM and WHERE of the months scored: moved-out months of the screened pairs (an
+    incremental run looks up only theirs, :meth:`~.base.Context.month_history`)."""
+    if ctx.scoped:
+        return f"FROM {ctx.month_history(pairs=SCREEN_TABLE)} m WHERE m.move_kg > {BALANCE_EPSILON_KG}"
     return (f"FROM {SCREEN_TABLE} z {ctx.driven_join} {MONTH_TABLE} m ON m.enterprise_id = z.enterprise_id "
             f"AND m.chemical_id = z.chemical_id WHERE m.move_kg > {BALANCE_EPSILON_KG}")
 

@@ -5,6 +5,7 @@ and the :data:`RULES` registry that the rule modules fill with :func:`rule`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,10 @@ WHOLE_HISTORY = date(1, 1, 1)
 NEVER_AGAIN = date(9999, 12, 31)
 CUSTODY_TABLE = "recon_custody"  # the ids of the storage and transport enterprises (custody transfers)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
+#: (enterprise_id, chemical_id): the scope pairs judged over their whole history whose
+#: per-pair figures (:class:`~jindu.precursors.models.LedgerPair`) cannot stand for their
+#: months up to ``as_of`` — they have entries dated after it (incremental runs only)
+STALE_TABLE = "recon_stale"
 PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
 #: The entry columns the pass keeps (alias ``e`` in a check, the pass table's own names after).
 PASS_COLUMNS = ("id", "enterprise_id", "chemical_id", "counterparty_id", "counterparty_name",
@@ -233,7 +238,7 @@ class Context:
         return self.vendor == "postgresql"
 
     def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day",
-                    driven: bool = False, own: bool = False) -> str:
+                    driven: bool = False, own: bool = False, where: str = "") -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
@@ -250,10 +255,14 @@ class Context:
         read the whole ledger and probed the scope per entry). ``own``: only the pairs whose
         own entries, counts or licences changed (``since_day`` before
         :data:`NEVER_AGAIN`; not those touched only as the other side of a transfer) — for
-        the rules over a pair's whole history."""
+        the rules over a pair's whole history. ``where``: a further condition on ``alias``'s
+        rows, inside the look-up (so that the index it needs is used: the licence cover's
+        leads with the activity); incremental runs only — a full run's caller filters."""
         if not self.scoped:
             return f"{table} {alias}"
         recent = f" AND {alias}.occurred_on >= {since}" if recent else ""
+        if where:
+            recent += f" AND {where}"
         if own:
             recent += f" AND sc.since_day < {self.date_sql(NEVER_AGAIN)}"
         if self.pg and driven:
@@ -263,6 +272,55 @@ class Context:
         join = "CROSS JOIN" if not self.pg else "JOIN"
         return (f"{SCOPE_TABLE} sc {join} {table} {alias} ON {alias}.enterprise_id = sc.enterprise_id "
                 f"AND {alias}.chemical_id = sc.chemical_id{recent}")
+
+    @property
+    def recent_month_sql(self) -> str:
+        """SQL (incremental run, alias ``sc`` of the scope): the first month of a scope pair
+        that ``recon_month`` holds — the month of its ``since_day``, or the month of
+        ``as_of`` if that is earlier (every month from there to ``as_month`` is summed again
+        for the run; the months before it are unchanged by what touched the pair)."""
+        as_month = self.date_sql(month_start(self.as_of))
+        return self.least("sc.since_day", as_month)
+
+    def fresh_pairs_from(self) -> str:
+        """Incremental run: the ``FROM`` item of the per-pair figures
+        (:class:`~jindu.precursors.models.LedgerPair`, alias ``p``) of the scope pairs judged
+        over their whole history (``since_day`` before :data:`NEVER_AGAIN`) with no entry
+        dated after ``as_of`` — for them the figures are those of their months up to
+        ``as_of``; the others are in :data:`STALE_TABLE` and judged from their months."""
+        # (Driven by the scope: the planner would scan every pair for a selective filter.)
+        return self.scoped_from("precursors_ledgerpair", "p", own=True, driven=True,
+                                where=f"p.last_on <= {self.as_of_sql}")
+
+    def month_history(self, pairs: str | None = None) -> str:
+        """The ``FROM`` item of every month of the judged pairs up to the month of ``as_of``,
+        for the rules over a pair's whole history (unusual movements, expired lots), with
+        (at least) ``recon_month``'s columns ``enterprise_id, chemical_id, month, out_kg,
+        move_kg, first_expiry``; the alias is the caller's.
+
+        Full run: ``recon_month`` itself. Incremental run: ``recon_month`` holds only the
+        scope pairs' months from :attr:`recent_month_sql` on (one or two per pair, whatever
+        the length of its history); the earlier months — which nothing that touched the
+        pair changed — come straight from the maintained summary
+        (:class:`~jindu.precursors.models.LedgerMonth`) through its (enterprise, chemical,
+        month) index, for the pairs judged over their whole history (``since_day`` before
+        :data:`NEVER_AGAIN`), and are not copied. ``pairs``: only the pairs in that table
+        (``enterprise_id, chemical_id``; it drives the look-ups)."""
+        if not self.scoped and not pairs:
+            return MONTH_TABLE
+        restrict = (f" WHERE EXISTS (SELECT 1 FROM {pairs} z WHERE z.enterprise_id = r.enterprise_id "
+                    f"AND z.chemical_id = r.chemical_id)") if pairs else ""
+        if not self.scoped:
+            return f"(SELECT * FROM {MONTH_TABLE} r{restrict})"
+        cols = "enterprise_id, chemical_id, month, out_kg, move_kg, first_expiry"
+        driver = (f"{pairs} z {self.driven_join} {SCOPE_TABLE} sc ON sc.enterprise_id = z.enterprise_id "
+                  f"AND sc.chemical_id = z.chemical_id" if pairs else f"{SCOPE_TABLE} sc")
+        return (f"(SELECT {cols} FROM {MONTH_TABLE} r{restrict} UNION ALL "
+                f"SELECT m.enterprise_id, m.chemical_id, m.month, m.out_kg, m.moved_kg, m.first_expiry_on "
+                f"FROM {driver} {self.driven_join} precursors_ledgermonth m "
+                f"ON m.enterprise_id = sc.enterprise_id AND m.chemical_id = sc.chemical_id "
+                f"AND m.month < {self.recent_month_sql} "
+                f"WHERE sc.since_day < {self.date_sql(NEVER_AGAIN)})")
 
     @property
     def driven_join(self) -> str:
@@ -362,6 +420,24 @@ class Context:
         else:
             self.execute(f"ANALYZE {'temp.' if temporary else ''}{table}")
 
+    @contextmanager
+    def planner_off(self, *methods: str) -> Iterator[None]:
+        """Turn the PostgreSQL planner's ``methods`` (``"hashjoin"``, ``"mergejoin"``) off for
+        the statements inside, then back on (no-op on SQLite; after an error the engine's
+        clean-up resets them). For the incremental run's statements that look up a thousand
+        entries' licences or pairs' figures: the planner cannot estimate how few rows the
+        scope or the new entries give, and hashes the whole licence cover (45 ms at
+        10,000,000 entries, 2026-11-30) or the per-pair table (81,000 rows, 26 ms) instead
+        of probing their indexes."""
+        settings = [f"enable_{m}" for m in methods] if self.pg else []
+        for setting in settings:
+            self.execute(f"SET {setting} = off")
+        try:
+            yield
+        finally:
+            for setting in settings:
+                self.execute(f"RESET {setting}")
+
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         with connection.cursor() as cur:
             cur.execute(sql, list(params))
@@ -403,8 +479,8 @@ def kg_str(value: Decimal) -> str:
 
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
-           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NEVER_AGAIN", "CUSTODY_TABLE", "MONTH_TABLE", "PASS_TABLE",
-           "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
+           "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NEVER_AGAIN", "CUSTODY_TABLE", "MONTH_TABLE", "STALE_TABLE",
+           "PASS_TABLE", "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 
 #: At most this many entries are linked as a finding's evidence (the details keep the count).

@@ -71,6 +71,7 @@ from jindu.precursors.reconciliation.base import (
     PASS_TABLE,
     RULES,
     SCOPE_TABLE,
+    STALE_TABLE,
     WHOLE_HISTORY,
     Context,
     Finding,
@@ -91,19 +92,19 @@ PG_WORK_MEM = "256MB"
 ADVISORY_LOCK_KEY = 4_601_100_445
 
 MODES = ("full", "incremental")
-#: Rules that judge ledger entries one by one or per calendar month (an entry's finding
-#: depends on entries within the matching window at most): in an incremental run they read
-#: each scope pair's entries from its ``since_day`` only (see :func:`_build_scope`), and
-#: only their discrepancies dated from then on can be found no longer detected.
-RECENT_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY, codes.TRANSPORT_UNPERMITTED,
-                          codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT, codes.TRANSFER_NO_INBOUND,
-                          codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH,
-                          codes.STOCK_COUNT_MISMATCH})
-#: Of those, the rules of transfer matching: re-judged from the pair's ``match_since`` (a day);
-#: the stock counts from ``since_day``; the others (entry tests grouped per month) from
-#: ``rejudge_since`` (see :func:`_build_scope`).
+#: Rules whose finding for an entry, a day or a month depends only on entries up to it (or
+#: within the matching window): in an incremental run each re-judges a scope pair only from
+#: one of its days (see :func:`_build_scope`), and only their discrepancies dated from that
+#: day on can be found no longer detected —
+#: transfer matching from the pair's ``match_since`` (a day):
 MATCHING_RULES = frozenset({codes.TRANSFER_NO_INBOUND, codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH})
-MONTHLY_RULES = RECENT_RULES - MATCHING_RULES - {codes.STOCK_COUNT_MISMATCH}
+#: the entry tests grouped per month from ``rejudge_since``:
+MONTHLY_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY, codes.TRANSPORT_UNPERMITTED,
+                           codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT})
+#: the stock counts, and the negative balances (a day's balance is the entries up to it;
+#: ``recon_month`` holds the months from ``since_day`` on), from ``since_day``:
+SINCE_DAY_RULES = frozenset({codes.STOCK_COUNT_MISMATCH, codes.NEGATIVE_BALANCE})
+RECENT_RULES = MATCHING_RULES | MONTHLY_RULES | SINCE_DAY_RULES
 
 
 def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
@@ -217,7 +218,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
     checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
-    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, CUSTODY_TABLE, "recon_month_fix",
+    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, CUSTODY_TABLE, STALE_TABLE, "recon_month_fix",
             *checks)
 
 
@@ -341,10 +342,12 @@ def _flag_new_entries(ctx: Context, mark: int, insert: str, upsert: str) -> None
     flagged = " OR ".join(f"({c.condition})" for c in checks)
     first = "MIN(e.occurred_on)"
     month = ctx.month_date(ctx.month_of(first))
-    ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {month}, {month}, {first} "
-                         f"FROM precursors_ledgerentry e {joins} "
-                         f"WHERE e.id > %s AND e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} "
-                         f"AND ({flagged}) GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
+    # The new entries drive: each probes the cover's indexes (see Context.planner_off).
+    with ctx.planner_off("hashjoin", "mergejoin"):
+        ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {month}, {month}, {first} "
+                             f"FROM precursors_ledgerentry e {joins} "
+                             f"WHERE e.id > %s AND e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} "
+                             f"AND ({flagged}) GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
 
 
 def _build_month(ctx: Context) -> None:
@@ -359,7 +362,9 @@ def _build_month(ctx: Context) -> None:
     month (``opening``, NULL on the pair's first month) and the lowest end-of-day balance
     within the month, relative to it (``low``) and absolute (``lowest``). An incremental
     run takes the months of the scope pairs whose own entries, counts or licences changed
-    (``scoped_from(own=True)``). Months after the month of ``as_of`` are
+    (``scoped_from(own=True)``), from the month of the pair's ``since_day``
+    (:attr:`Context.recent_month_sql`): the rules that need the earlier months read them
+    through :meth:`Context.month_history`. Months after the month of ``as_of`` are
     left out; in that month, the pairs with entries dated after ``as_of`` (found through
     the ledger's date index; none when the run is for today) are summed again from their
     entries up to ``as_of`` through the pair index. Kilograms stay decimal (PostgreSQL
@@ -385,7 +390,7 @@ def _build_month(ctx: Context) -> None:
                m.first_expiry_on AS first_expiry, m.last_in_on AS last_in, m.first_out_on AS first_out,
                m.opening_kg AS opening, m.low_kg AS low, m.lowest_kg AS lowest
         FROM {ctx.scoped_from("precursors_ledgermonth", "m", own=True)}
-        WHERE m.month <= {as_month_sql}
+        WHERE m.month <= {as_month_sql} {f"AND m.month >= {ctx.recent_month_sql}" if ctx.scoped else ""}
     """)
     if fix_needed:
         ctx.execute("DROP TABLE IF EXISTS recon_month_fix")
@@ -415,6 +420,15 @@ def _build_month(ctx: Context) -> None:
     # each rule, and the analysis cost more than any plan it changed — measured 30 ms.)
     if kind == "TABLE" and not (ctx.scoped and ctx.pg):
         ctx.analyze(MONTH_TABLE, columns=("enterprise_id", "chemical_id", "month"))
+    if ctx.scoped:
+        # The pairs whose per-pair figures include entries dated after ``as_of`` (none when
+        # the run is for today): the rules over whole histories judge them from their months.
+        with ctx.planner_off("hashjoin", "mergejoin"):
+            ctx.execute(f"CREATE TEMP TABLE {STALE_TABLE} AS SELECT sc.enterprise_id, sc.chemical_id "
+                        f"FROM {SCOPE_TABLE} sc LEFT JOIN precursors_ledgerpair p "
+                        f"ON p.enterprise_id = sc.enterprise_id AND p.chemical_id = sc.chemical_id "
+                        f"WHERE sc.since_day < {ctx.date_sql(NEVER_AGAIN)} "
+                        f"AND (p.last_on IS NULL OR p.last_on > {ctx.as_of_sql})")
 
 
 def _build_pass(ctx: Context) -> None:
@@ -451,27 +465,20 @@ def _build_pass(ctx: Context) -> None:
     first_day = f"sc.{days[0]}"
     for day in days[1:]:
         first_day = ctx.least(first_day, f"sc.{day}")
-    # (The settings are reset here, or by the clean-up after an error.)
-    settings: tuple[str, ...] = ()
-    if ctx.pg:
-        # Full run: sorting the ledger for merge joins, and re-reading the other sides
-        # through an index in every worker, is what the planner picks for this many joins if
-        # let; hash joins (shared, built in parallel) read each side once. Incremental run: a
-        # few entries per pair (the scope drives: ``scoped_from(driven=True)``), from days
-        # the planner cannot estimate — it would hash the whole licence cover (60 ms at 10M)
-        # or sort it for a merge join (100 ms) to join a thousand entries; index look-ups.
-        settings = ("enable_hashjoin", "enable_mergejoin") if ctx.scoped else ("enable_mergejoin",)
-        for setting in settings:
-            ctx.execute(f"SET {setting} = off")
-    ctx.execute(f"""
-        CREATE TEMP TABLE {PASS_TABLE} AS
-        SELECT DISTINCT {cols}, {flags}
-        FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True, since=first_day, driven=True)}
-        {' '.join(joins)}
-        WHERE e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} AND ({any_flag})
-    """)
-    for setting in settings:
-        ctx.execute(f"RESET {setting}")
+    # Full run: sorting the ledger for merge joins, and re-reading the other sides through
+    # an index in every worker, is what the planner picks for this many joins if let; hash
+    # joins (shared, built in parallel) read each side once. Incremental run: a few entries
+    # per pair (the scope drives: ``scoped_from(driven=True)``), from days the planner cannot
+    # estimate — it would hash the whole licence cover (60 ms at 10M) or sort it for a merge
+    # join (100 ms) to join a thousand entries; index look-ups.
+    with ctx.planner_off(*(("hashjoin", "mergejoin") if ctx.scoped else ("mergejoin",))):
+        ctx.execute(f"""
+            CREATE TEMP TABLE {PASS_TABLE} AS
+            SELECT DISTINCT {cols}, {flags}
+            FROM {ctx.scoped_from('precursors_ledgerentry', 'e', recent=True, since=first_day, driven=True)}
+            {' '.join(joins)}
+            WHERE e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} AND ({any_flag})
+        """)
     ctx.analyze(PASS_TABLE)
 
 
@@ -598,7 +605,7 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
             return ", ".join(f"'{c}'" for c in sorted(rules))
 
         groups = ((MONTHLY_RULES, "rejudge_since"), (MATCHING_RULES, "match_since"),
-                  (RECENT_RULES - MONTHLY_RULES - MATCHING_RULES, "since_day"))
+                  (SINCE_DAY_RULES, "since_day"))
         recent = " OR ".join(f"(d.rule IN ({quoted(rules)}) AND d.occurred_on >= sc.{day})" for rules, day in groups)
         # The rules over a pair's whole history judged only the pairs whose own entries,
         # counts or licences changed (Context.scoped_from(own=True)).

@@ -155,11 +155,12 @@ def purchases_over_limit(ctx: Context) -> Iterator[Finding]:
     takes the sum beyond the limit onwards are the evidence. One finding per licence line;
     fingerprint ``L<licence>:c<chemical>``.
     """
+    limited = "c.activity = 'purchase' AND c.limit_kg IS NOT NULL"
     sql = f"""
         WITH lim AS (
             SELECT c.licence_id, c.enterprise_id, c.chemical_id, c.valid_from, c.valid_until, c.limit_kg, c.number
-            FROM {ctx.scoped_from(ctx.cover, 'c', own=True)}
-            WHERE c.activity = 'purchase' AND c.limit_kg IS NOT NULL
+            FROM {ctx.scoped_from(ctx.cover, 'c', own=True, driven=True, where=limited)}
+            WHERE {limited}
         ), run AS (
             SELECT l.licence_id, l.enterprise_id, l.chemical_id, l.limit_kg, l.number, e.id, e.occurred_on,
                    SUM(e.quantity_kg) OVER (PARTITION BY l.licence_id, l.chemical_id

@@ -17,6 +17,7 @@ them (:func:`transfer_check`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Iterator
 
 from django.utils.translation import gettext as _
@@ -74,13 +75,17 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     million entries: the planner probed the index once per ledger entry."""
     tol = f"{ctx.tolerance_sql('t.quantity_kg', 't')} + {BALANCE_EPSILON_KG}"
     as_of = ctx.as_of_sql
+    # Windows closed on ``as_of``: ``occurred_on + W < as_of``, written on the column alone so
+    # that it bounds the index range (an incremental run reads a pair from ``match_since``:
+    # from there to here, not to ``as_of`` — at ten million entries a counterparty's week).
+    closed = ctx.date_sql(ctx.as_of - timedelta(days=W))
     # PostgreSQL: an unlogged ordinary table (temporary tables are invisible to
     # the pass's parallel workers: the join would wait for every entry to be gathered).
     build = f"""
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
         SELECT t.id FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='sc.match_since')}
         WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
-          AND t.voided_at IS NULL AND t.occurred_on <= {as_of} AND {ctx.add_days('t.occurred_on', W)} < {as_of}
+          AND t.voided_at IS NULL AND t.occurred_on < {closed}
           AND NOT EXISTS (
               SELECT 1 FROM precursors_ledgerentry o
               WHERE o.enterprise_id = t.counterparty_id AND o.counterparty_id = t.enterprise_id

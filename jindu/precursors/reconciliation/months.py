@@ -122,7 +122,9 @@ def add_entries(entries: Sequence[Any]) -> None:
         LedgerMonth.objects.bulk_update(changed, list(_FIELDS), batch_size=CHUNK)
     if stale:
         _resum(stale)
-    _refresh_openings({(k[0], k[1]): k[2] for k in reversed(keys)})
+    pairs = {(k[0], k[1]): k[2] for k in reversed(keys)}
+    _refresh_openings(pairs)
+    _refresh_pairs(pairs)
 
 
 def _as_date(value: Any) -> date:
@@ -242,6 +244,110 @@ def _refresh_openings(pairs: dict[tuple[int, int], date]) -> None:
         cur.executemany(sql, [(e, c, _param(m)) for (e, c), m in sorted(pairs.items())])
 
 
+def _pair_table() -> str:
+    from jindu.precursors.models import LedgerPair
+
+    return LedgerPair._meta.db_table
+
+
+_PAIR_COLUMNS = ("enterprise_id, chemical_id, moved_months, moved_median_kg, moved_top_kg, out_kg, first_expiry_on, "
+                 "last_on")
+
+
+def pair_select(join: str = "") -> str:
+    """SELECT of :class:`~jindu.precursors.models.LedgerPair` rows (columns as
+    ``_PAIR_COLUMNS``) summed from the monthly summary ``m`` (``join``: SQL restricting
+    ``m`` to some pairs). The lower median of the moved-out months: PostgreSQL's
+    ``percentile_disc(0.5)`` (the ``⌈n/2⌉``-th smallest value); SQLite, which has no
+    ordered-set aggregate, the same value by ``ROW_NUMBER`` over the pair's months."""
+    table = _table()
+    if connection.vendor == "postgresql":
+        return (f"SELECT m.enterprise_id, m.chemical_id, COUNT(*) FILTER (WHERE m.moved_kg > 0), "
+                f"percentile_disc(0.5) WITHIN GROUP (ORDER BY m.moved_kg) FILTER (WHERE m.moved_kg > 0), "
+                f"MAX(m.moved_kg) FILTER (WHERE m.moved_kg > 0), SUM(m.out_kg), MIN(m.first_expiry_on), "
+                f"MAX(m.last_on) FROM {table} m {join} GROUP BY m.enterprise_id, m.chemical_id")
+    part = "PARTITION BY m.enterprise_id, m.chemical_id, m.moved_kg > 0"
+    return (f"SELECT s.enterprise_id, s.chemical_id, COALESCE(MAX(CASE WHEN s.moved_kg > 0 THEN s.n END), 0), "
+            f"MAX(CASE WHEN s.moved_kg > 0 AND s.rn = (s.n + 1) / 2 THEN s.moved_kg END), "
+            f"MAX(CASE WHEN s.moved_kg > 0 THEN s.moved_kg END), SUM(s.out_kg), MIN(s.first_expiry_on), "
+            f"MAX(s.last_on) FROM (SELECT m.*, ROW_NUMBER() OVER ({part} ORDER BY m.moved_kg) AS rn, "
+            f"COUNT(*) OVER ({part}) AS n FROM {table} m {join}) s "
+            f"GROUP BY s.enterprise_id, s.chemical_id")
+
+
+def _refresh_pairs(pairs: Iterable[tuple[int, int]], *, drop_empty: bool = False) -> None:
+    """Sum the :class:`~jindu.precursors.models.LedgerPair` rows of ``pairs`` (enterprise_id,
+    chemical_id) again from their months (an upsert, :data:`CHUNK` pairs per statement,
+    through the summary's (enterprise, chemical, month) index); ``drop_empty``: also delete
+    the rows of pairs left without months (after voids)."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    table = _pair_table()
+    update = ", ".join(f"{c} = excluded.{c}" for c in _PAIR_COLUMNS.split(", ")[2:])
+    with connection.cursor() as cur:
+        for i in range(0, len(pairs), CHUNK):
+            chunk = pairs[i:i + CHUNK]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            join = f"JOIN (VALUES {values}) v ON m.enterprise_id = v.column1 AND m.chemical_id = v.column2"
+            cur.execute(f"INSERT INTO {table} ({_PAIR_COLUMNS}) {pair_select(join)} "
+                        f"ON CONFLICT (enterprise_id, chemical_id) DO UPDATE SET {update}",
+                        [x for p in chunk for x in p])
+        if drop_empty:
+            cur.executemany(f"DELETE FROM {table} WHERE enterprise_id = %s AND chemical_id = %s AND NOT EXISTS "
+                            f"(SELECT 1 FROM {_table()} m WHERE m.enterprise_id = %s AND m.chemical_id = %s)",
+                            [(e, c, e, c) for e, c in pairs])
+
+
+def rebuild_ledger_pairs(pairs: Iterable[tuple[int, int]] | None = None) -> int:
+    """Sum the :class:`~jindu.precursors.models.LedgerPair` rows again from the monthly
+    summary: every pair (``pairs=None``, one pass over the summary) or the given ones.
+    Returns the number of rows written."""
+    table = _pair_table()
+    if pairs is not None:
+        pairs = sorted(set(pairs))
+        with transaction.atomic():
+            _refresh_pairs(pairs, drop_empty=True)
+        return len(pairs)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {table}")
+        cur.execute(f"INSERT INTO {table} ({_PAIR_COLUMNS}) {pair_select()}")
+        written = cur.rowcount
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {table}")
+    return written
+
+
+def pair_mismatches(pairs: Iterable[tuple[int, int]] | None = None) -> list[tuple]:
+    """The :class:`~jindu.precursors.models.LedgerPair` rows that differ from the monthly
+    summary (a consistency check, used by the tests and ``manage.py rebuild_ledger_months
+    --check``; the figures are computed again here in Python, not by :func:`pair_select`):
+    ``(enterprise_id, chemical_id, stored, expected)``, each side a dict (``None`` where
+    the row is missing)."""
+    from jindu.precursors.models import LedgerMonth, LedgerPair
+
+    wanted = None if pairs is None else set(pairs)
+    months: dict[tuple[int, int], list] = defaultdict(list)
+    for row in LedgerMonth.objects.values_list("enterprise_id", "chemical_id", "moved_kg", "out_kg",
+                                               "first_expiry_on", "last_on").iterator(chunk_size=5000):
+        if wanted is None or row[:2] in wanted:
+            months[row[:2]].append(row[2:])
+    expected: dict[tuple[int, int], dict] = {}
+    for key, rows in months.items():
+        moved = sorted(r[0] for r in rows if r[0] > 0)
+        expected[key] = {"moved_months": len(moved), "moved_median_kg": moved[(len(moved) + 1) // 2 - 1] if moved else None,
+                         "moved_top_kg": moved[-1] if moved else None, "out_kg": sum((r[1] for r in rows), _ZERO),
+                         "first_expiry_on": min((r[2] for r in rows if r[2]), default=None),
+                         "last_on": max((r[3] for r in rows if r[3]), default=None)}
+    fields = ("moved_months", "moved_median_kg", "moved_top_kg", "out_kg", "first_expiry_on", "last_on")
+    stored = {(r[0], r[1]): dict(zip(fields, r[2:]))
+              for r in LedgerPair.objects.values_list("enterprise_id", "chemical_id", *fields)
+              if wanted is None or (r[0], r[1]) in wanted}
+    return [(k[0], k[1], stored.get(k), expected.get(k))
+            for k in sorted(set(stored) | set(expected)) if stored.get(k) != expected.get(k)]
+
+
 def refresh_months(keys: Iterable[tuple[int, int, date]]) -> None:
     """Sum again from the ledger the months of ``keys`` (enterprise_id, chemical_id, any day
     of the month) — after a void, or any change to those entries — and re-derive the
@@ -254,13 +360,24 @@ def refresh_months(keys: Iterable[tuple[int, int, date]]) -> None:
     for e, c, m in months:
         first[(e, c)] = min(m, first.get((e, c), m))
     _refresh_openings(first)
+    _refresh_pairs(first, drop_empty=True)
 
 
 def rebuild_ledger_months(pairs: Iterable[tuple[int, int]] | None = None) -> int:
     """Sum the summary again from the ledger: every pair (``pairs=None``: one pass over the
     ledger, for loads written by raw SQL and as the repair tool) or the given
-    (enterprise_id, chemical_id) pairs (through the ledger's pair index). One transaction.
-    Returns the number of summary rows written."""
+    (enterprise_id, chemical_id) pairs (through the ledger's pair index) — the months
+    (:func:`rebuild_months_only`, one transaction), then the per-pair rows
+    (:func:`rebuild_ledger_pairs`). Returns the number of summary months written."""
+    pairs = None if pairs is None else sorted(set(pairs))
+    written = rebuild_months_only(pairs)
+    rebuild_ledger_pairs(pairs)
+    return written
+
+
+def rebuild_months_only(pairs: Iterable[tuple[int, int]] | None = None) -> int:
+    """The months of :func:`rebuild_ledger_months` (also what migration 0003 runs, before
+    the per-pair rows existed)."""
     table = _table()
     opening = ("SUM(in_kg - out_kg) OVER (PARTITION BY enterprise_id, chemical_id ORDER BY month "
                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)")
@@ -338,4 +455,5 @@ def _normalise(values: dict) -> dict:
     return out
 
 
-__all__ = ["summary_select", "add_entries", "refresh_months", "rebuild_ledger_months", "summary_mismatches", "month_start"]
+__all__ = ["summary_select", "add_entries", "refresh_months", "rebuild_ledger_months", "rebuild_months_only",
+           "rebuild_ledger_pairs", "summary_mismatches", "pair_mismatches", "pair_select", "month_start"]

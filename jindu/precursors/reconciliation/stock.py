@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
     MONTH_TABLE,
+    STALE_TABLE,
     Context,
     Finding,
     evidence,
@@ -100,7 +101,9 @@ def negative_balances(ctx: Context) -> Iterator[Finding]:
     negative; only those months are replayed day by day through the index, for the day
     and the evidence. One finding per *episode* (a
     day the balance goes from ≥ 0 to < 0); fingerprint ``e<enterprise>:c<chemical>:<date>``;
-    evidence: that day's outbound entries.
+    evidence: that day's outbound entries. A day's balance depends on the entries up to it
+    only: an incremental run judges a pair's months from its ``since_day`` on (those
+    ``recon_month`` holds), and leaves the earlier episodes as they were.
     """
     eps = BALANCE_EPSILON_KG
     ctx.execute(f"DROP TABLE IF EXISTS {NEG_TABLE}")
@@ -185,13 +188,20 @@ def expired_lots_on_hand(ctx: Context) -> Iterator[Finding]:
     ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}")
     ctx.execute(f"DROP TABLE IF EXISTS {EXPIRED_TABLE}_kg")
     # (Months with an expired lot through the summary's expiry index; then those pairs' totals.)
+    # (An incremental run: the pairs' maintained totals, LedgerPair — one row per pair; the
+    # pairs with entries dated after ``as_of`` from their months, below.)
+    months = ctx.month_history(pairs=STALE_TABLE) if ctx.scoped else MONTH_TABLE
     ctx.execute(f"CREATE TEMP TABLE {EXPIRED_TABLE} AS SELECT DISTINCT enterprise_id, chemical_id "
-                f"FROM {MONTH_TABLE} WHERE first_expiry < %s", [ctx.expiry_cutoff_param()])
+                f"FROM {months} h WHERE first_expiry < %s", [ctx.expiry_cutoff_param()])
     ctx.analyze(EXPIRED_TABLE)
     ctx.execute(f"CREATE TEMP TABLE {EXPIRED_TABLE}_kg AS SELECT m.enterprise_id, m.chemical_id, "
-                f"SUM(m.out_kg) AS out_kg FROM {EXPIRED_TABLE} x {ctx.driven_join} {MONTH_TABLE} m "
+                f"SUM(m.out_kg) AS out_kg FROM {EXPIRED_TABLE} x {ctx.driven_join} {months} m "
                 f"ON m.enterprise_id = x.enterprise_id AND m.chemical_id = x.chemical_id "
                 f"GROUP BY m.enterprise_id, m.chemical_id")
+    if ctx.scoped:
+        ctx.execute(f"INSERT INTO {EXPIRED_TABLE}_kg (enterprise_id, chemical_id, out_kg) "
+                    f"SELECT p.enterprise_id, p.chemical_id, p.out_kg FROM {ctx.fresh_pairs_from()} "
+                    f"WHERE p.first_expiry_on < %s", [ctx.expiry_cutoff_param()])
     ctx.execute(f"DROP TABLE {EXPIRED_TABLE}")
     ctx.execute(f"ALTER TABLE {EXPIRED_TABLE}_kg RENAME TO {EXPIRED_TABLE}")
     ctx.analyze(EXPIRED_TABLE)

@@ -16,7 +16,7 @@ from jindu.precursors import services
 from jindu.precursors.choices import Direction, DiscrepancyStatus, EntrySource
 from jindu.precursors.models import Discrepancy, LedgerEntry, LedgerMonth
 from jindu.precursors.reconciliation import codes, run_reconciliation
-from jindu.precursors.reconciliation.months import rebuild_ledger_months, summary_mismatches
+from jindu.precursors.reconciliation.months import pair_mismatches, rebuild_ledger_months, summary_mismatches
 from jindu.precursors.tests.factories import EnterpriseFactory, chemical, entry
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +49,7 @@ def month_row(enterprise, name, month: date) -> LedgerMonth:
 
 def assert_in_step():
     assert summary_mismatches() == []
+    assert pair_mismatches() == []
 
 
 def test_postings_are_summed_per_month(regulator, ent):
