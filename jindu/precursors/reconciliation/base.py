@@ -126,6 +126,10 @@ class LedgerCheck:
     #: test: ``rejudge_since`` for tests of the entry itself (grouped per month),
     #: ``match_since`` for transfer matching (see ``engine._build_scope``).
     since: str = "rejudge_since"
+    #: A work table (``id, enterprise_id, chemical_id, occurred_on``) holding the only entries
+    #: this test can flag, when ``prepare`` found them already: an incremental run then reads
+    #: a pair for this test from the earliest of them only (none: not at all), not from ``since``.
+    listed: str = ""
 
 
 #: Entry-level checks by flag, in registration order. Filled by :func:`ledger_check`.

@@ -461,10 +461,14 @@ def _build_pass(ctx: Context) -> None:
     flags = ", ".join(f"CASE WHEN {conditions[c.flag]} THEN 1 ELSE 0 END AS {c.flag}" for c in checks)
     cols = ", ".join(f"e.{c}" for c in PASS_COLUMNS)
     any_flag = " OR ".join(f"({conditions[c.flag]})" for c in checks)
-    days = sorted({c.since for c in checks})
-    first_day = f"sc.{days[0]}"
+    # Incremental: each pair is read from the earliest day some test re-judges it from — a
+    # test whose candidates ``prepare`` listed, from the earliest listed entry of the pair.
+    never = ctx.date_sql(NEVER_AGAIN)
+    days = sorted({f"COALESCE((SELECT MIN(u.occurred_on) FROM {c.listed} u WHERE u.enterprise_id = sc.enterprise_id "
+                   f"AND u.chemical_id = sc.chemical_id), {never})" if c.listed else f"sc.{c.since}" for c in checks})
+    first_day = days[0]
     for day in days[1:]:
-        first_day = ctx.least(first_day, f"sc.{day}")
+        first_day = ctx.least(first_day, day)
     # Full run: sorting the ledger for merge joins, and re-reading the other sides through
     # an index in every worker, is what the planner picks for this many joins if let; hash
     # joins (shared, built in parallel) read each side once. Incremental run: a few entries

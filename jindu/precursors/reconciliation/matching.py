@@ -83,7 +83,8 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     # the pass's parallel workers: the join would wait for every entry to be gathered).
     build = f"""
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
-        SELECT t.id FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='sc.match_since')}
+        SELECT t.id, t.enterprise_id, t.chemical_id, t.occurred_on
+        FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='sc.match_since')}
         WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
           AND t.voided_at IS NULL AND t.occurred_on < {closed}
           AND NOT EXISTS (
@@ -98,6 +99,7 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     # The pass looks the entry up in a hashed set of the (few) ids, not through a join: a
     # join node would handle every entry of the ledger.
     return LedgerCheck("transfer_unmatched", prepare=(build,), work_tables=(UNMATCHED_TABLE,), since="match_since",
+                       listed=UNMATCHED_TABLE,
                        # (The entry's own part lets the planner filter the ledger as it reads it.)
                        condition=("(e.direction IN ('in', 'out') AND e.counterparty_id IS NOT NULL "
                                   "AND e.counterparty_id <> e.enterprise_id "
