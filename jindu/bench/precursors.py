@@ -62,7 +62,7 @@ Per size (``unit`` in brackets):
 - ``reconcile_incremental_s`` [s]: after ``--incremental-entries`` (1,000) new entries
   dated today (one planted among them, in the first round),
   ``run_reconciliation(mode="incremental")`` in a fresh process — ``--incremental-rounds``
-  (3) rounds of both, the median reported (``runs``: every round), with its steps
+  (5) rounds of both, the median reported (``runs``: every round), with its steps
   (``incremental_step_s``); goal: the same at
   every size — ``incremental_ratio`` [x] = at the largest size / at the smallest;
 - the import of an xlsx ledger file of ``--import-rows`` rows (10,000; movements dated
@@ -190,8 +190,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--import-rows", type=int, default=10_000, help="rows of the import file (0: skip)")
     parser.add_argument("--incremental-entries", type=int, default=1_000,
                         help="entries added before the incremental run (default 1000)")
-    parser.add_argument("--incremental-rounds", type=int, default=3,
-                        help="rounds of new entries and incremental run per size, the median reported (default 3)")
+    parser.add_argument("--incremental-rounds", type=int, default=5,
+                        help="rounds of new entries and incremental run per size, the median reported (default 5)")
     parser.add_argument("--planted", type=int, default=0,
                         help="planted anomalies per kind (default: N/50000, at least 2, at most 200)")
     parser.add_argument("--database", choices=["all", "sqlite", "postgresql"], default="all")

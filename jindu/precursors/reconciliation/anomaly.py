@@ -30,7 +30,10 @@ Medians are taken in SQL on the monthly summary (:meth:`~.base.Context.month_his
 aggregate ``percentile_cont(0.5)`` on PostgreSQL, with ``ROW_NUMBER`` over each pair's
 months on SQLite (which has no median aggregate) — the same values — and only for the
 pairs a cheap exact screen leaves (:func:`_screen_pairs`: those whose largest month is at
-least three times their median, as a reported month must be).
+least three times their median, as a reported month must be). An incremental run screens
+a touched pair on its maintained figures (:class:`~jindu.precursors.models.LedgerPair`:
+count, lower median and largest of its moved-out months), one row whatever the length of
+its history, and reads the months only of the pairs the screen leaves.
 """
 
 from __future__ import annotations

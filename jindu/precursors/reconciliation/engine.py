@@ -11,7 +11,9 @@ Design (the ledger may hold ten million entries; nothing here loads it into Pyth
    balances, earliest expiry), shared by the stock, balance, expiry and statistical rules —
    read from the maintained monthly summary :class:`~jindu.precursors.models.LedgerMonth`
    (:mod:`.months`), which every posting and void keeps in step, so no run re-reads the
-   ledger for it. An
+   ledger for it (an incremental run copies only the touched pairs' months from their
+   ``since_day``; the rules over whole histories take the earlier months from the summary,
+   and per-pair figures from :class:`~jindu.precursors.models.LedgerPair`). An
    incremental run first fills ``recon_scope`` with the pairs to check, and every pass
    is driven from it through the (enterprise, chemical, occurred_on) index.
 2. *The ledger pass* (``recon_pass``, :func:`_build_pass`): the ledger is read once for

@@ -77,7 +77,8 @@ def transfer_check(ctx: Context) -> LedgerCheck:
     as_of = ctx.as_of_sql
     # Windows closed on ``as_of``: ``occurred_on + W < as_of``, written on the column alone so
     # that it bounds the index range (an incremental run reads a pair from ``match_since``:
-    # from there to here, not to ``as_of`` — at ten million entries a counterparty's week).
+    # from there to here, not to ``as_of`` — at ten million entries a counterparty's week —
+    # and not at all when that range is empty, as for entries posted today).
     closed = ctx.date_sql(ctx.as_of - timedelta(days=W))
     # PostgreSQL: an unlogged ordinary table (temporary tables are invisible to
     # the pass's parallel workers: the join would wait for every entry to be gathered).
@@ -85,7 +86,7 @@ def transfer_check(ctx: Context) -> LedgerCheck:
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
         SELECT t.id, t.enterprise_id, t.chemical_id, t.occurred_on
         FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='sc.match_since')}
-        WHERE t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
+        WHERE {f"sc.match_since < {closed} AND " if ctx.scoped else ""}t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
           AND t.voided_at IS NULL AND t.occurred_on < {closed}
           AND NOT EXISTS (
               SELECT 1 FROM precursors_ledgerentry o

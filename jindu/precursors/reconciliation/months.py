@@ -20,13 +20,17 @@ Kept in step, in the caller's transaction:
 - :func:`refresh_months` — a void (:meth:`LedgerEntry.save` of an existing entry) and
   back-dated postings: the pair-months summed again from the ledger;
 - both then re-derive the opening balances of the pair's later months from the summary
-  itself (a back-dated entry moves every later opening).
+  itself (a back-dated entry moves every later opening), and the pair's row of
+  :class:`~jindu.precursors.models.LedgerPair` — its figures over all months (the
+  moved-out months' count, lower median and largest month, the outbound total, the
+  earliest expiry, the last day), summed from the summary (:func:`pair_select`), which an
+  incremental reconciliation reads instead of the pair's months.
 
 Postings of one pair are serialised by the lock on its ``StockBalance`` row, so the
 read-modify-write here cannot race. Writes that bypass the ORM (the demo's and the
 bench's ``COPY``, a repair in SQL) must be followed by :func:`rebuild_ledger_months`,
 which ``manage.py rebuild_ledger_months`` runs (the repair tool: it sums the whole
-ledger again, or given pairs).
+ledger again, or given pairs, and then their per-pair rows).
 """
 
 from __future__ import annotations

@@ -732,6 +732,93 @@ class TestEngine:
         assert d.detected_by_run == run
 
 
+class TestIncrementalHistoryRules:
+    """The rules over a pair's whole history in an incremental run: ``recon_month`` holds the
+    touched pairs' months from their ``since_day``; the earlier months come from the
+    summary, and the statistical screen's pre-test and the expired-lot totals from the
+    per-pair figures (``LedgerPair``) — what they find equals a full run."""
+
+    def test_a_spike_posted_today_is_found_and_agrees_with_full(self, buyer):
+        monthly_outbound(buyer, ACETONE, [100, 110, 95, 105, 100, 98, 102])  # June to December 2025
+        as_of = date(2026, 1, 31)
+        reconcile(as_of=as_of)
+        assert not found(codes.UNUSUAL_OUTBOUND)
+        entry(buyer, ACETONE, Direction.USED, "1000", date(2026, 1, 20))
+        reconcile(as_of=as_of, mode="incremental")
+        [d] = found(codes.UNUSUAL_OUTBOUND)
+        assert d.occurred_on == date(2026, 1, 1) and d.details["months"] == 8
+        incremental = keys()
+        reconcile(as_of=as_of)
+        assert keys() == incremental
+
+    def test_an_inbound_leaves_the_screen_and_a_later_outbound_can_clear_it(self, buyer):
+        monthly_outbound(buyer, ACETONE, [100, 110, 95, 105, 100, 98, 102, 1000])  # the spike in January
+        as_of = date(2026, 2, 28)
+        reconcile(as_of=as_of)
+        [d] = found(codes.UNUSUAL_OUTBOUND)
+        history = d.history.count()
+        entry(buyer, ACETONE, Direction.IN, "500", date(2026, 2, 3))
+        reconcile(as_of=as_of, mode="incremental")
+        [same] = found(codes.UNUSUAL_OUTBOUND)
+        assert same.pk == d.pk and same.history.count() == history
+        # Enough months as large as January: it is not unusual any more.
+        for day in (4, 5, 6, 7, 8, 9, 10, 11):
+            entry(buyer, ACETONE, Direction.USED, "1000", date(2025, day, 20))
+        reconcile(as_of=as_of, mode="incremental")
+        assert not found(codes.UNUSUAL_OUTBOUND)
+        assert Discrepancy.objects.get(pk=d.pk).still_detected is False
+        incremental = keys()
+        reconcile(as_of=as_of)
+        assert keys() == incremental
+
+    def test_entries_after_as_of_are_left_out_of_the_pairs_figures(self, buyer):
+        """A pair with entries dated after the reconciliation date is judged from its months
+        up to it (its per-pair figures include the later ones)."""
+        monthly_outbound(buyer, ACETONE, [100, 110, 95, 105, 100, 98, 102])
+        as_of = date(2026, 1, 31)
+        reconcile(as_of=as_of)
+        entry(buyer, ACETONE, Direction.USED, "1000", date(2026, 1, 20))
+        # Later than as_of: months that would make January ordinary if they counted.
+        for m in (2, 3, 4, 5, 6, 7, 8, 9):
+            entry(buyer, ACETONE, Direction.USED, "1000", date(2026, m, 10))
+        reconcile(as_of=as_of, mode="incremental")
+        assert [d.occurred_on for d in found(codes.UNUSUAL_OUTBOUND)] == [date(2026, 1, 1)]
+        incremental = keys()
+        reconcile(as_of=as_of)
+        assert keys() == incremental
+
+    def test_an_earlier_negative_episode_stays_and_a_new_one_is_found(self, buyer):
+        entry(buyer, ACETONE, Direction.USED, "10", date(2026, 1, 5))  # negative in January
+        entry(buyer, ACETONE, Direction.IN, "100", date(2026, 2, 1))
+        reconcile()
+        [january] = found(codes.NEGATIVE_BALANCE)
+        history = january.history.count()
+        over = entry(buyer, ACETONE, Direction.USED, "95", date(2026, 5, 4))  # 90 on hand
+        reconcile(mode="incremental")
+        by_day = {d.occurred_on: d for d in found(codes.NEGATIVE_BALANCE)}
+        assert set(by_day) == {date(2026, 1, 5), date(2026, 5, 4)} and entry_ids(by_day[date(2026, 5, 4)]) == {over.pk}
+        assert by_day[date(2026, 1, 5)].pk == january.pk and january.history.count() == history
+        incremental = keys()
+        reconcile()
+        assert keys() == incremental
+
+    def test_an_expired_lot_used_up_is_no_longer_detected(self, buyer):
+        entry(buyer, SULPHURIC, Direction.IN, "100", D, expires_on=date(2026, 5, 1))
+        entry(buyer, SULPHURIC, Direction.IN, "100", D + timedelta(days=10), expires_on=date(2027, 5, 1))
+        reconcile()
+        [d] = found(codes.EXPIRED_NOT_DESTROYED)
+        entry(buyer, SULPHURIC, Direction.USED, "60", date(2026, 6, 2))
+        reconcile(mode="incremental")
+        [same] = found(codes.EXPIRED_NOT_DESTROYED)
+        assert same.pk == d.pk and same.details["remaining_kg"] == "40.000"
+        entry(buyer, SULPHURIC, Direction.DESTROYED, "40", date(2026, 6, 3))
+        reconcile(mode="incremental")
+        assert not found(codes.EXPIRED_NOT_DESTROYED)
+        incremental = keys()
+        reconcile()
+        assert keys() == incremental
+
+
 class TestCommandAndJob:
     def test_management_command_full_then_incremental(self, buyer, capsys):
         from django.core.management import call_command
