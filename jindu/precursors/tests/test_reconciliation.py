@@ -775,14 +775,21 @@ class TestIncrementalHistoryRules:
         """A pair with entries dated after the reconciliation date is judged from its months
         up to it (its per-pair figures include the later ones)."""
         monthly_outbound(buyer, ACETONE, [100, 110, 95, 105, 100, 98, 102])
+        lot = entry(buyer, SULPHURIC, Direction.IN, "100", date(2025, 12, 1), expires_on=date(2026, 1, 10))
         as_of = date(2026, 1, 31)
         reconcile(as_of=as_of)
+        assert found(codes.EXPIRED_NOT_DESTROYED)
         entry(buyer, ACETONE, Direction.USED, "1000", date(2026, 1, 20))
-        # Later than as_of: months that would make January ordinary if they counted.
+        entry(buyer, SULPHURIC, Direction.IN, "5", date(2026, 1, 25), expires_on=date(2027, 1, 1))
+        # Later than as_of: months that would make January ordinary if they counted, and the
+        # expired lot used up.
         for m in (2, 3, 4, 5, 6, 7, 8, 9):
             entry(buyer, ACETONE, Direction.USED, "1000", date(2026, m, 10))
+        entry(buyer, SULPHURIC, Direction.USED, "100", date(2026, 3, 1))
         reconcile(as_of=as_of, mode="incremental")
         assert [d.occurred_on for d in found(codes.UNUSUAL_OUTBOUND)] == [date(2026, 1, 1)]
+        [expired] = found(codes.EXPIRED_NOT_DESTROYED)
+        assert entry_ids(expired) == {lot.pk} and expired.details["remaining_kg"] == "100.000"
         incremental = keys()
         reconcile(as_of=as_of)
         assert keys() == incremental
