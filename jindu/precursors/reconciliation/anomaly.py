@@ -48,6 +48,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from jindu.precursors.choices import DiscrepancySeverity
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
+    FIGURES_TABLE,
     MONTH_TABLE,
     STALE_TABLE,
     Context,
@@ -149,12 +150,12 @@ def _screen_pairs(ctx: Context) -> None:
         ctx.execute(f"CREATE TEMP TABLE {SCREEN_TABLE} AS {_screen_select(ctx, MONTH_TABLE)}")
         ctx.analyze(SCREEN_TABLE)
         return
-    # Incremental run: the same test on each pair's maintained figures (LedgerPair: the
-    # number of moved-out months, their lower median — the (n + 1) // 2-th smallest, which
-    # ``percentile_disc(0.5)`` is — and the largest), one row per pair whatever the length
-    # of its history.
+    # Incremental run: the same test on each pair's maintained figures (``recon_figures``,
+    # from LedgerPair: the number of moved-out months, their lower median — the
+    # (n + 1) // 2-th smallest, which ``percentile_disc(0.5)`` is — and the largest), one row
+    # per pair whatever the length of its history.
     ctx.execute(f"CREATE TEMP TABLE {SCREEN_TABLE} AS SELECT p.enterprise_id, p.chemical_id "
-                f"FROM {ctx.fresh_pairs_from()} WHERE p.moved_months >= {int(ROBUST_Z_MIN_MONTHS)} "
+                f"FROM {FIGURES_TABLE} p WHERE p.moved_months >= {int(ROBUST_Z_MIN_MONTHS)} "
                 f"AND p.moved_median_kg * {ROBUST_Z_MIN_RATIO} <= p.moved_top_kg * {SCREEN_SLACK}")
     # The pairs with entries dated after ``as_of``: from their months up to it.
     ctx.execute(f"INSERT INTO {SCREEN_TABLE} (enterprise_id, chemical_id) "

@@ -26,9 +26,14 @@ WHOLE_HISTORY = date(1, 1, 1)
 NEVER_AGAIN = date(9999, 12, 31)
 CUSTODY_TABLE = "recon_custody"  # the ids of the storage and transport enterprises (custody transfers)
 MONTH_TABLE = "recon_month"  # per pair and month: inbound, outbound and moved-out kilograms
-#: (enterprise_id, chemical_id): the scope pairs judged over their whole history whose
-#: per-pair figures (:class:`~jindu.precursors.models.LedgerPair`) cannot stand for their
-#: months up to ``as_of`` — they have entries dated after it (incremental runs only)
+#: Incremental runs only, both read from one look-up of the per-pair figures
+#: (:class:`~jindu.precursors.models.LedgerPair`) of the scope pairs whose ledger history
+#: is judged (``history_since`` before :data:`NEVER_AGAIN`): their figures where these
+#: stand for the pair's months up to ``as_of`` (``FIGURES_TABLE``: enterprise_id,
+#: chemical_id, moved_months, moved_median_kg, moved_top_kg, out_kg, first_expiry_on), and
+#: the pairs where they do not — entries dated after ``as_of``, or no row (``STALE_TABLE``:
+#: enterprise_id, chemical_id), which the rules judge from their months.
+FIGURES_TABLE = "recon_figures"
 STALE_TABLE = "recon_stale"
 PASS_TABLE = "recon_pass"  # the ledger entries some entry-level check flagged, with a 0/1 column per check
 #: The entry columns the pass keeps (alias ``e`` in a check, the pass table's own names after).
@@ -242,15 +247,14 @@ class Context:
         return self.vendor == "postgresql"
 
     def scoped_from(self, table: str, alias: str, *, recent: bool = False, since: str = "sc.since_day",
-                    driven: bool = False, own: bool = False, where: str = "") -> str:
+                    driven: bool = False, own: bool = False, history: bool = False, where: str = "") -> str:
         """The ``FROM`` item for ``table AS alias``: the table itself in a full run; in an
         incremental run the scope table joined to it on (enterprise_id, chemical_id), the
         scope driving the loop (SQLite's ``CROSS JOIN`` fixes the join order; PostgreSQL
         plans from the analysed scope table), so the work follows the scope's size, not the
         table's. ``recent``: only ``alias``'s rows dated from the pair's ``since_day``
-        (ledger entries, for the rules of
-        :data:`~jindu.precursors.reconciliation.engine.RECENT_RULES`, whose findings for a
-        month or an entry depend only on entries from that month on, or within the
+        (ledger entries, for the rules whose findings for a month or an entry depend only
+        on entries from that month on, or within the
         matching window); ``since``: the SQL of that day (default the scope's ``since_day``;
         ``sc.match_since`` for transfer matching). ``driven``: on PostgreSQL too, the scope
         drives, each pair's rows read through the table's (enterprise, chemical, …) index
@@ -259,7 +263,9 @@ class Context:
         read the whole ledger and probed the scope per entry). ``own``: only the pairs whose
         own entries, counts or licences changed (``since_day`` before
         :data:`NEVER_AGAIN`; not those touched only as the other side of a transfer) — for
-        the rules over a pair's whole history. ``where``: a further condition on ``alias``'s
+        the purchase limits. ``history``: only the pairs whose own entries changed
+        (``history_since`` before :data:`NEVER_AGAIN`) — for the rules over a pair's ledger
+        history. ``where``: a further condition on ``alias``'s
         rows, inside the look-up (so that the index it needs is used: the licence cover's
         leads with the activity); incremental runs only — a full run's caller filters."""
         if not self.scoped:
@@ -269,6 +275,8 @@ class Context:
             recent += f" AND {where}"
         if own:
             recent += f" AND sc.since_day < {self.date_sql(NEVER_AGAIN)}"
+        if history:
+            recent += f" AND sc.history_since < {self.date_sql(NEVER_AGAIN)}"
         if self.pg and driven:
             return (f"{SCOPE_TABLE} sc CROSS JOIN LATERAL (SELECT * FROM {table} {alias} "
                     f"WHERE {alias}.enterprise_id = sc.enterprise_id AND {alias}.chemical_id = sc.chemical_id"
@@ -280,21 +288,11 @@ class Context:
     @property
     def recent_month_sql(self) -> str:
         """SQL (incremental run, alias ``sc`` of the scope): the first month of a scope pair
-        that ``recon_month`` holds — the month of its ``since_day``, or the month of
+        that ``recon_month`` holds — the month of its ``history_since``, or the month of
         ``as_of`` if that is earlier (every month from there to ``as_month`` is summed again
         for the run; the months before it are unchanged by what touched the pair)."""
         as_month = self.date_sql(month_start(self.as_of))
-        return self.least("sc.since_day", as_month)
-
-    def fresh_pairs_from(self) -> str:
-        """Incremental run: the ``FROM`` item of the per-pair figures
-        (:class:`~jindu.precursors.models.LedgerPair`, alias ``p``) of the scope pairs judged
-        over their whole history (``since_day`` before :data:`NEVER_AGAIN`) with no entry
-        dated after ``as_of`` — for them the figures are those of their months up to
-        ``as_of``; the others are in :data:`STALE_TABLE` and judged from their months."""
-        # (Driven by the scope: the planner would scan every pair for a selective filter.)
-        return self.scoped_from("precursors_ledgerpair", "p", own=True, driven=True,
-                                where=f"p.last_on <= {self.as_of_sql}")
+        return self.least("sc.history_since", as_month)
 
     def month_history(self, pairs: str | None = None) -> str:
         """The ``FROM`` item of every month of the judged pairs up to the month of ``as_of``,
@@ -307,7 +305,7 @@ class Context:
         the length of its history); the earlier months — which nothing that touched the
         pair changed — come straight from the maintained summary
         (:class:`~jindu.precursors.models.LedgerMonth`) through its (enterprise, chemical,
-        month) index, for the pairs judged over their whole history (``since_day`` before
+        month) index, for the pairs whose ledger history is judged (``history_since`` before
         :data:`NEVER_AGAIN`), and are not copied. ``pairs``: only the pairs in that table
         (``enterprise_id, chemical_id``; it drives the look-ups)."""
         if not self.scoped and not pairs:
@@ -324,7 +322,7 @@ class Context:
                 f"FROM {driver} {self.driven_join} precursors_ledgermonth m "
                 f"ON m.enterprise_id = sc.enterprise_id AND m.chemical_id = sc.chemical_id "
                 f"AND m.month < {self.recent_month_sql} "
-                f"WHERE sc.since_day < {self.date_sql(NEVER_AGAIN)})")
+                f"WHERE sc.history_since < {self.date_sql(NEVER_AGAIN)})")
 
     @property
     def driven_join(self) -> str:
@@ -436,11 +434,11 @@ class Context:
         settings = [f"enable_{m}" for m in methods] if self.pg else []
         for setting in settings:
             self.execute(f"SET {setting} = off")
-        try:
-            yield
-        finally:
-            for setting in settings:
-                self.execute(f"RESET {setting}")
+        # (Not in a ``finally``: after an error inside a transaction a RESET would fail too and
+        # hide the error; the engine's clean-up resets them.)
+        yield
+        for setting in settings:
+            self.execute(f"RESET {setting}")
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         with connection.cursor() as cur:
@@ -484,7 +482,7 @@ def kg_str(value: Decimal) -> str:
 
 __all__ = ["Finding", "Rule", "RULES", "Context", "rule", "to_date", "to_kg", "month_start", "id_list",
            "kg_str", "SCOPE_TABLE", "WHOLE_HISTORY", "NEVER_AGAIN", "CUSTODY_TABLE", "MONTH_TABLE", "STALE_TABLE",
-           "PASS_TABLE", "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
+           "FIGURES_TABLE", "PASS_TABLE", "PASS_COLUMNS", "LedgerCheck", "LEDGER_CHECKS", "ledger_check"]
 
 
 #: At most this many entries are linked as a finding's evidence (the details keep the count).

@@ -66,6 +66,7 @@ from jindu.precursors.models import Discrepancy, LedgerEntry, ReconciliationRun
 from jindu.precursors.reconciliation import codes, months
 from jindu.precursors.reconciliation.base import (
     CUSTODY_TABLE,
+    FIGURES_TABLE,
     LEDGER_CHECKS,
     MONTH_TABLE,
     NEVER_AGAIN,
@@ -94,19 +95,24 @@ PG_WORK_MEM = "256MB"
 ADVISORY_LOCK_KEY = 4_601_100_445
 
 MODES = ("full", "incremental")
-#: Rules whose finding for an entry, a day or a month depends only on entries up to it (or
-#: within the matching window): in an incremental run each re-judges a scope pair only from
-#: one of its days (see :func:`_build_scope`), and only their discrepancies dated from that
-#: day on can be found no longer detected —
-#: transfer matching from the pair's ``match_since`` (a day):
+#: What an incremental run re-judges of a scope pair, per rule (see :func:`_build_scope`
+#: for the days; only the discrepancies it re-judged can be found no longer detected) —
+#: transfer matching, from the pair's ``match_since`` (a day; one finding per entry):
 MATCHING_RULES = frozenset({codes.TRANSFER_NO_INBOUND, codes.TRANSFER_NO_OUTBOUND, codes.TRANSFER_QUANTITY_MISMATCH})
-#: the entry tests grouped per month from ``rejudge_since``:
+#: the entry tests grouped per month, from ``rejudge_since``:
 MONTHLY_RULES = frozenset({codes.PURCHASE_UNLICENSED, codes.PURCHASE_AFTER_EXPIRY, codes.TRANSPORT_UNPERMITTED,
                            codes.SALE_TO_UNLICENSED, codes.LATE_SALE_REPORT})
-#: the stock counts, and the negative balances (a day's balance is the entries up to it;
-#: ``recon_month`` holds the months from ``since_day`` on), from ``since_day``:
-SINCE_DAY_RULES = frozenset({codes.STOCK_COUNT_MISMATCH, codes.NEGATIVE_BALANCE})
-RECENT_RULES = MATCHING_RULES | MONTHLY_RULES | SINCE_DAY_RULES
+#: the stock counts, from ``since_day`` (a count's balance is the entries up to it):
+COUNT_RULES = frozenset({codes.STOCK_COUNT_MISMATCH})
+#: the negative balances, from the first month ``recon_month`` holds of a pair whose entries
+#: changed (``Context.recent_month_sql``; a day's balance is the entries up to it):
+BALANCE_RULES = frozenset({codes.NEGATIVE_BALANCE})
+#: the purchase limits, over the licences' validity, for a pair whose entries, counts or
+#: licences changed (``since_day`` before never):
+LICENCE_HISTORY_RULES = frozenset({codes.PURCHASE_OVER_LIMIT})
+#: the rules over the pair's whole ledger history, for a pair whose entries changed
+#: (``history_since`` before never):
+LEDGER_HISTORY_RULES = frozenset({codes.UNUSUAL_OUTBOUND, codes.EXPIRED_NOT_DESTROYED})
 
 
 def run_reconciliation(*, user: Any = None, mode: str = "full", as_of: date | None = None,
@@ -220,7 +226,7 @@ def ctx_count(ctx: Context, table: str) -> int:
 
 def _work_tables(ctx: Context) -> tuple[str, ...]:
     checks = tuple(t for make in LEDGER_CHECKS.values() for t in make(ctx).work_tables)
-    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, CUSTODY_TABLE, STALE_TABLE, "recon_month_fix",
+    return (FOUND_TABLE, PASS_TABLE, SCOPE_TABLE, CUSTODY_TABLE, FIGURES_TABLE, STALE_TABLE, "recon_month_fix",
             *checks)
 
 
@@ -246,14 +252,12 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
     """Fill ``recon_scope`` with the pairs an incremental run checks (see the module
     docstring) and, per pair, the day from which each kind of rule re-judges it:
 
-    - ``since_day`` (stock counts): the first day of the month of the pair's earliest new or
-      voided entry; :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` for pairs
-      touched by a stock count or a licence;
-      :data:`~jindu.precursors.reconciliation.base.NEVER_AGAIN` for a pair touched only as
-      the other side of a transfer — its own entries, months and counts did not change, so
-      neither the stock counts nor the rules over the pair's whole history (purchase limits,
-      balances, expired lots, the statistical screen) are judged again for it: only pairs
-      with an earlier ``since_day`` get month rows and have those findings re-judged;
+    - ``since_day`` (stock counts, and purchase limits over a licence's validity): the first
+      day of the month of the pair's earliest new or voided entry;
+      :data:`~jindu.precursors.reconciliation.base.WHOLE_HISTORY` for pairs touched by a
+      stock count or a licence; :data:`~jindu.precursors.reconciliation.base.NEVER_AGAIN`
+      for a pair touched only as the other side of a transfer — its own entries, counts and
+      licences did not change, so neither is judged again for it;
     - ``rejudge_since`` (the entry tests grouped per month — purchases, transport, sales,
       reports): the month of the earliest voided entry, or of the earliest new entry some
       such test flags (:func:`_flag_new_entries`); the whole history after a licence
@@ -261,12 +265,17 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
       judge an entry by itself and the licences, so clean postings change no finding;
     - ``match_since`` (transfer matching, one finding per entry): the earliest new or
       voided entry's own day, less the window on the other side; never for counts and
-      licences — a day, not a month, so a busy pair's other transfers are not matched again.
+      licences — a day, not a month, so a busy pair's other transfers are not matched again;
+    - ``history_since`` (the rules over the pair's ledger history — negative balances,
+      expired lots, the statistical screen — and the months ``recon_month`` holds): the
+      first day of the month of the pair's own earliest new or voided entry; never for the
+      other side of a transfer, for stock counts and for licences, none of which those
+      rules read.
 
     Rules read only from there (:meth:`Context.scoped_from` with ``recent=True``, the
     ledger pass per :attr:`LedgerCheck.since`), and only their findings dated from there
     can be found no longer detected. Returns how many pairs."""
-    days = ("since_day", "rejudge_since", "match_since")
+    days = ("since_day", "rejudge_since", "match_since", "history_since")
     ctx.execute(f"CREATE TEMP TABLE {SCOPE_TABLE} (enterprise_id bigint NOT NULL, chemical_id bigint NOT NULL, "
                 f"{', '.join(f'{d} date NOT NULL' for d in days)}, PRIMARY KEY (enterprise_id, chemical_id))")
     since_p = connection.ops.adapt_datetimefield_value(previous.started_at)
@@ -288,21 +297,21 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
             return f"{column} >= %s"
         return f"({column} IS NOT NULL AND julianday({column}) >= julianday(%s))"
 
-    # The days (since_day, rejudge_since, match_since) per source — own pair: the month of
-    # its earliest new or voided entry, and that entry's day; the counterparty's pair: for
-    # matching only, from that day less the matching window (its entries' own tests, its
-    # months and counts do not depend on ours).
+    # The days (since_day, rejudge_since, match_since, history_since) per source — own pair:
+    # the month of its earliest new or voided entry, and that entry's day; the
+    # counterparty's pair: for matching only, from that day less the matching window (its
+    # entries' own tests, its months and counts do not depend on ours).
     first = "MIN(e.occurred_on)"
     other = ctx.add_days(first, -TRANSFER_WINDOW_DAYS)
-    new_own = f"{month_start(first)}, %s, {first}"  # rejudged only if a new entry is flagged (below)
-    void_own = f"{month_start(first)}, {month_start(first)}, {first}"
-    party = f"%s, %s, {other}"
+    new_own = f"{month_start(first)}, %s, {first}, {month_start(first)}"  # rejudged only if flagged (below)
+    void_own = f"{month_start(first)}, {month_start(first)}, {first}, {month_start(first)}"
+    party = f"%s, %s, {other}, %s"
     # New entries (primary-key range): their pairs and their counterparties' pairs.
     ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {new_own} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s GROUP BY e.enterprise_id, e.chemical_id {upsert}", [never, mark])
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} FROM precursors_ledgerentry e "
                          f"WHERE e.id > %s AND e.counterparty_id IS NOT NULL "
-                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [never, never, mark])
+                         f"GROUP BY e.counterparty_id, e.chemical_id {upsert}", [never, never, never, mark])
     _flag_new_entries(ctx, mark, insert, upsert)
     # Voids since: their pairs and their counterparties' pairs. Voided entries are few, and
     # found through the partial index on voided_at — not through the pairs posted to since,
@@ -312,21 +321,21 @@ def _build_scope(ctx: Context, previous: ReconciliationRun) -> int:
                          f"GROUP BY e.enterprise_id, e.chemical_id {upsert}", [since_p])
     ctx.execute(insert + f"SELECT e.counterparty_id, e.chemical_id, {party} {voided} "
                          f"AND e.counterparty_id IS NOT NULL GROUP BY e.counterparty_id, e.chemical_id {upsert}",
-                [never, never, since_p])
+                [never, never, never, since_p])
     # Stock counts recorded or changed since. (Counts change no entry's test and no match;
     # licences no match.)
-    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s, %s FROM precursors_stockcount "
-                         f"WHERE {since('updated_at')} {upsert}", [whole, never, never, since_p])
+    ctx.execute(insert + f"SELECT DISTINCT enterprise_id, chemical_id, %s, %s, %s, %s FROM precursors_stockcount "
+                         f"WHERE {since('updated_at')} {upsert}", [whole, never, never, never, since_p])
     # Licences changed since: the holder's pairs, and the pairs of whoever sold it those chemicals.
     # (The changed lines first, then the ledger through its (counterparty, chemical) index.)
     changed = (f"WITH ch AS MATERIALIZED (SELECT DISTINCT l.enterprise_id, lc.chemical_id FROM precursors_licence l "
                f"JOIN precursors_licencechemical lc ON lc.licence_id = l.id WHERE {since('l.updated_at')}) ")
-    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s, %s, %s FROM ch {where}{upsert}",
-                [since_p, whole, whole, never])
-    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s, %s, %s "
+    ctx.execute(changed + insert + f"SELECT enterprise_id, chemical_id, %s, %s, %s, %s FROM ch {where}{upsert}",
+                [since_p, whole, whole, never, never])
+    ctx.execute(changed + insert + f"SELECT DISTINCT e.enterprise_id, e.chemical_id, %s, %s, %s, %s "
                                    f"FROM ch {ctx.driven_join} precursors_ledgerentry e "
                                    f"ON e.counterparty_id = ch.enterprise_id AND e.chemical_id = ch.chemical_id "
-                                   f"{where}{upsert}", [since_p, whole, whole, never])
+                                   f"{where}{upsert}", [since_p, whole, whole, never, never])
     ctx.analyze(SCOPE_TABLE)
     return ctx_count(ctx, SCOPE_TABLE)
 
@@ -346,7 +355,8 @@ def _flag_new_entries(ctx: Context, mark: int, insert: str, upsert: str) -> None
     month = ctx.month_date(ctx.month_of(first))
     # The new entries drive: each probes the cover's indexes (see Context.planner_off).
     with ctx.planner_off("hashjoin", "mergejoin"):
-        ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {month}, {month}, {first} "
+        ctx.execute(insert + f"SELECT e.enterprise_id, e.chemical_id, {month}, {month}, {first}, "
+                             f"{ctx.date_sql(NEVER_AGAIN)} "
                              f"FROM precursors_ledgerentry e {joins} "
                              f"WHERE e.id > %s AND e.voided_at IS NULL AND e.occurred_on <= {ctx.as_of_sql} "
                              f"AND ({flagged}) GROUP BY e.enterprise_id, e.chemical_id {upsert}", [mark])
@@ -363,10 +373,11 @@ def _build_month(ctx: Context) -> None:
     (``first_expiry``), the last inbound and first outbound day, the balance before the
     month (``opening``, NULL on the pair's first month) and the lowest end-of-day balance
     within the month, relative to it (``low``) and absolute (``lowest``). An incremental
-    run takes the months of the scope pairs whose own entries, counts or licences changed
-    (``scoped_from(own=True)``), from the month of the pair's ``since_day``
+    run takes the months of the scope pairs whose own entries changed
+    (``scoped_from(history=True)``), from the month of the pair's ``history_since``
     (:attr:`Context.recent_month_sql`): the rules that need the earlier months read them
-    through :meth:`Context.month_history`. Months after the month of ``as_of`` are
+    through :meth:`Context.month_history`, and per-pair figures from ``recon_figures``
+    (below). Months after the month of ``as_of`` are
     left out; in that month, the pairs with entries dated after ``as_of`` (found through
     the ledger's date index; none when the run is for today) are summed again from their
     entries up to ``as_of`` through the pair index. Kilograms stay decimal (PostgreSQL
@@ -376,7 +387,7 @@ def _build_month(ctx: Context) -> None:
     after = _next_month(as_month)
     # Pairs with entries dated after ``as_of`` in its own month: that month again, up to ``as_of``.
     scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = e.enterprise_id "
-             f"AND sc.chemical_id = e.chemical_id AND sc.since_day < {ctx.date_sql(NEVER_AGAIN)})"
+             f"AND sc.chemical_id = e.chemical_id AND sc.history_since < {ctx.date_sql(NEVER_AGAIN)})"
              if ctx.scoped else "")
     later = [ctx.as_of_param, ctx.date_param(after)]
     fix_needed = next(ctx.rows(f"SELECT COUNT(*) FROM (SELECT 1 FROM precursors_ledgerentry e "
@@ -391,7 +402,7 @@ def _build_month(ctx: Context) -> None:
         SELECT m.enterprise_id, m.chemical_id, m.month, m.in_kg, m.out_kg, m.moved_kg AS move_kg,
                m.first_expiry_on AS first_expiry, m.last_in_on AS last_in, m.first_out_on AS first_out,
                m.opening_kg AS opening, m.low_kg AS low, m.lowest_kg AS lowest
-        FROM {ctx.scoped_from("precursors_ledgermonth", "m", own=True)}
+        FROM {ctx.scoped_from("precursors_ledgermonth", "m", history=True)}
         WHERE m.month <= {as_month_sql} {f"AND m.month >= {ctx.recent_month_sql}" if ctx.scoped else ""}
     """)
     if fix_needed:
@@ -423,14 +434,26 @@ def _build_month(ctx: Context) -> None:
     if kind == "TABLE" and not (ctx.scoped and ctx.pg):
         ctx.analyze(MONTH_TABLE, columns=("enterprise_id", "chemical_id", "month"))
     if ctx.scoped:
-        # The pairs whose per-pair figures include entries dated after ``as_of`` (none when
-        # the run is for today): the rules over whole histories judge them from their months.
-        with ctx.planner_off("hashjoin", "mergejoin"):
-            ctx.execute(f"CREATE TEMP TABLE {STALE_TABLE} AS SELECT sc.enterprise_id, sc.chemical_id "
-                        f"FROM {SCOPE_TABLE} sc LEFT JOIN precursors_ledgerpair p "
-                        f"ON p.enterprise_id = sc.enterprise_id AND p.chemical_id = sc.chemical_id "
-                        f"WHERE sc.since_day < {ctx.date_sql(NEVER_AGAIN)} "
-                        f"AND (p.last_on IS NULL OR p.last_on > {ctx.as_of_sql})")
+        _build_figures(ctx)
+
+
+def _build_figures(ctx: Context) -> None:
+    """``recon_figures`` and ``recon_stale`` (incremental runs): the per-pair figures
+    (:class:`~jindu.precursors.models.LedgerPair`) of the scope pairs whose ledger history is
+    judged, read once — those whose figures include entries dated after ``as_of`` (none when
+    the run is for today), or that have none, moved to ``recon_stale``, judged from their
+    months. One read, so a posting during the run cannot leave a pair in neither or both."""
+    never = ctx.date_sql(NEVER_AGAIN)
+    with ctx.planner_off("hashjoin", "mergejoin"):
+        ctx.execute(f"CREATE TEMP TABLE {FIGURES_TABLE} AS SELECT sc.enterprise_id, sc.chemical_id, "
+                    f"p.moved_months, p.moved_median_kg, p.moved_top_kg, p.out_kg, p.first_expiry_on, "
+                    f"CASE WHEN p.last_on IS NULL OR p.last_on > {ctx.as_of_sql} THEN 1 ELSE 0 END AS stale "
+                    f"FROM {SCOPE_TABLE} sc LEFT JOIN precursors_ledgerpair p "
+                    f"ON p.enterprise_id = sc.enterprise_id AND p.chemical_id = sc.chemical_id "
+                    f"WHERE sc.history_since < {never}")
+    ctx.execute(f"CREATE TEMP TABLE {STALE_TABLE} AS SELECT enterprise_id, chemical_id FROM {FIGURES_TABLE} "
+                f"WHERE stale = 1")
+    ctx.execute(f"DELETE FROM {FIGURES_TABLE} WHERE stale = 1")
 
 
 def _build_pass(ctx: Context) -> None:
@@ -454,6 +477,8 @@ def _build_pass(ctx: Context) -> None:
     for check in checks:
         for sql in check.prepare:
             ctx.execute(sql)
+        if ctx.scoped and check.listed:  # (its earliest entry per pair is looked up below)
+            ctx.execute(f"CREATE INDEX {check.listed}_pair ON {check.listed} (enterprise_id, chemical_id, occurred_on)")
         for table in check.work_tables:
             ctx.analyze(table)
     joins = list(dict.fromkeys(j for c in checks for j in c.joins))
@@ -604,20 +629,20 @@ def _clear_not_found(ctx: Context, history_user: Any) -> int:
     """Open discrepancies (of the checked pairs) that this run did not find: ``still_detected = False``."""
     scope = ""
     if ctx.scoped:
-        # Entry-level rules saw only the pair's entries from ``since_day``: their older
-        # findings (months before it) were not re-checked.
-        # Each group was re-judged from its own day of the pair only.
         def quoted(rules: frozenset) -> str:
             return ", ".join(f"'{c}'" for c in sorted(rules))
 
-        groups = ((MONTHLY_RULES, "rejudge_since"), (MATCHING_RULES, "match_since"),
-                  (SINCE_DAY_RULES, "since_day"))
-        recent = " OR ".join(f"(d.rule IN ({quoted(rules)}) AND d.occurred_on >= sc.{day})" for rules, day in groups)
-        # The rules over a pair's whole history judged only the pairs whose own entries,
-        # counts or licences changed (Context.scoped_from(own=True)).
-        whole = f"(d.rule NOT IN ({quoted(RECENT_RULES)}) AND sc.since_day < {ctx.date_sql(NEVER_AGAIN)})"
+        never = ctx.date_sql(NEVER_AGAIN)
+        rejudged = " OR ".join(f"(d.rule IN ({quoted(rules)}) AND {condition})" for rules, condition in (
+            (MATCHING_RULES, "d.occurred_on >= sc.match_since"),
+            (MONTHLY_RULES, "d.occurred_on >= sc.rejudge_since"),
+            (COUNT_RULES, "d.occurred_on >= sc.since_day"),
+            (BALANCE_RULES, f"sc.history_since < {never} AND d.occurred_on >= {ctx.recent_month_sql}"),
+            (LICENCE_HISTORY_RULES, f"sc.since_day < {never}"),
+            (LEDGER_HISTORY_RULES, f"sc.history_since < {never}"),
+        ))
         scope = (f"AND EXISTS (SELECT 1 FROM {SCOPE_TABLE} sc WHERE sc.enterprise_id = d.enterprise_id "
-                 f"AND sc.chemical_id = d.chemical_id AND ({whole} OR {recent}))")
+                 f"AND sc.chemical_id = d.chemical_id AND ({rejudged}))")
     codes = ", ".join(f"'{c}'" for c in RULES)
     ids = [r[0] for r in ctx.rows(f"""
         SELECT d.id FROM precursors_discrepancy d

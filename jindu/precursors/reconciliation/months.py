@@ -305,22 +305,34 @@ def _refresh_pairs(pairs: Iterable[tuple[int, int]], *, drop_empty: bool = False
 
 def rebuild_ledger_pairs(pairs: Iterable[tuple[int, int]] | None = None) -> int:
     """Sum the :class:`~jindu.precursors.models.LedgerPair` rows again from the monthly
-    summary: every pair (``pairs=None``, one pass over the summary) or the given ones.
-    Returns the number of rows written."""
-    table = _pair_table()
+    summary: every pair (``pairs=None``, one pass over the summary) or the given ones. One
+    transaction. Returns the number of rows written."""
+    with transaction.atomic():
+        written = _sum_pairs(pairs)
+    _vacuum(_pair_table())
+    return written
+
+
+def _sum_pairs(pairs: Iterable[tuple[int, int]] | None) -> int:
     if pairs is not None:
         pairs = sorted(set(pairs))
-        with transaction.atomic():
-            _refresh_pairs(pairs, drop_empty=True)
+        _refresh_pairs(pairs, drop_empty=True)
         return len(pairs)
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {table}")
-        cur.execute(f"INSERT INTO {table} ({_PAIR_COLUMNS}) {pair_select()}")
-        written = cur.rowcount
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {_pair_table()}")
+        cur.execute(f"INSERT INTO {_pair_table()} ({_PAIR_COLUMNS}) {pair_select()}")
+        return cur.rowcount
+
+
+def _vacuum(*tables: str) -> None:
+    """PostgreSQL, after a rebuild: statistics, and outside a transaction ``VACUUM`` too — it
+    sets the rows' hint bits and the visibility map once, instead of the first
+    reconciliation doing it while reading."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        for table in tables:
             cur.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {table}")
-    return written
 
 
 def pair_mismatches(pairs: Iterable[tuple[int, int]] | None = None) -> list[tuple]:
@@ -370,43 +382,43 @@ def refresh_months(keys: Iterable[tuple[int, int, date]]) -> None:
 def rebuild_ledger_months(pairs: Iterable[tuple[int, int]] | None = None) -> int:
     """Sum the summary again from the ledger: every pair (``pairs=None``: one pass over the
     ledger, for loads written by raw SQL and as the repair tool) or the given
-    (enterprise_id, chemical_id) pairs (through the ledger's pair index) — the months
-    (:func:`rebuild_months_only`, one transaction), then the per-pair rows
-    (:func:`rebuild_ledger_pairs`). Returns the number of summary months written."""
+    (enterprise_id, chemical_id) pairs (through the ledger's pair index) — the months, then
+    the per-pair rows (:class:`~jindu.precursors.models.LedgerPair`), in one transaction.
+    Returns the number of summary months written."""
     pairs = None if pairs is None else sorted(set(pairs))
-    written = rebuild_months_only(pairs)
-    rebuild_ledger_pairs(pairs)
+    with transaction.atomic():
+        written = _sum_months(pairs)
+        _sum_pairs(pairs)
+    _vacuum(_table(), _pair_table())
     return written
 
 
 def rebuild_months_only(pairs: Iterable[tuple[int, int]] | None = None) -> int:
-    """The months of :func:`rebuild_ledger_months` (also what migration 0003 runs, before
-    the per-pair rows existed)."""
+    """The months of :func:`rebuild_ledger_months` alone (what migration 0003 runs, before
+    the per-pair rows existed). One transaction."""
+    with transaction.atomic():
+        written = _sum_months(None if pairs is None else sorted(set(pairs)))
+    _vacuum(_table())
+    return written
+
+
+def _sum_months(pairs: list[tuple[int, int]] | None) -> int:
     table = _table()
     opening = ("SUM(in_kg - out_kg) OVER (PARTITION BY enterprise_id, chemical_id ORDER BY month "
                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)")
-    written = 0
-    with transaction.atomic(), connection.cursor() as cur:
+    with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             cur.execute("SET LOCAL work_mem = '256MB'")
         if pairs is None:
             cur.execute(f"DELETE FROM {table}")
             cur.execute(f"INSERT INTO {table} ({_COLUMNS}, opening_kg, lowest_kg) "
                         f"SELECT s.*, {opening}, COALESCE({opening}, 0) + s.low_kg FROM ({summary_select('1 = 1')}) s")
-            written = cur.rowcount
-        else:
-            select = summary_select("e.enterprise_id = %s AND e.chemical_id = %s")
-            rows = sorted(set(pairs))
-            cur.executemany(f"DELETE FROM {table} WHERE enterprise_id = %s AND chemical_id = %s", rows)
-            cur.executemany(f"INSERT INTO {table} ({_COLUMNS}, opening_kg, lowest_kg) "
-                            f"SELECT s.*, {opening}, COALESCE({opening}, 0) + s.low_kg FROM ({select}) s", rows)
-            written = sum(1 for _ in rows)
-    if connection.vendor == "postgresql":
-        # Outside a transaction, VACUUM too: it sets the rows' hint bits and the visibility
-        # map once, instead of the first reconciliation doing it while reading.
-        with connection.cursor() as cur:
-            cur.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {table}")
-    return written
+            return cur.rowcount
+        select = summary_select("e.enterprise_id = %s AND e.chemical_id = %s")
+        cur.executemany(f"DELETE FROM {table} WHERE enterprise_id = %s AND chemical_id = %s", pairs)
+        cur.executemany(f"INSERT INTO {table} ({_COLUMNS}, opening_kg, lowest_kg) "
+                        f"SELECT s.*, {opening}, COALESCE({opening}, 0) + s.low_kg FROM ({select}) s", pairs)
+        return len(pairs)
 
 
 def summary_mismatches(pairs: Iterable[tuple[int, int]] | None = None) -> list[tuple]:

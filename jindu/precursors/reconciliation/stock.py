@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from jindu.precursors.reconciliation import codes
 from jindu.precursors.reconciliation.base import (
+    FIGURES_TABLE,
     MONTH_TABLE,
     STALE_TABLE,
     Context,
@@ -200,7 +201,7 @@ def expired_lots_on_hand(ctx: Context) -> Iterator[Finding]:
                 f"GROUP BY m.enterprise_id, m.chemical_id")
     if ctx.scoped:
         ctx.execute(f"INSERT INTO {EXPIRED_TABLE}_kg (enterprise_id, chemical_id, out_kg) "
-                    f"SELECT p.enterprise_id, p.chemical_id, p.out_kg FROM {ctx.fresh_pairs_from()} "
+                    f"SELECT p.enterprise_id, p.chemical_id, p.out_kg FROM {FIGURES_TABLE} p "
                     f"WHERE p.first_expiry_on < %s", [ctx.expiry_cutoff_param()])
     ctx.execute(f"DROP TABLE {EXPIRED_TABLE}")
     ctx.execute(f"ALTER TABLE {EXPIRED_TABLE}_kg RENAME TO {EXPIRED_TABLE}")

@@ -826,6 +826,76 @@ class TestIncrementalHistoryRules:
         assert keys() == incremental
 
 
+    def test_a_stock_count_leaves_the_ledger_history_rules_alone(self, buyer):
+        """Counts and licences change no balance, lot or monthly movement: a pair touched
+        only by a stock count has its count judged, not its history read again."""
+        monthly_outbound(buyer, ACETONE, [100, 110, 95, 105, 100, 98, 102, 1000])
+        entry(buyer, ACETONE, Direction.USED, "200000", date(2026, 2, 2))  # goes negative
+        as_of = date(2026, 2, 28)
+        reconcile(as_of=as_of)
+        before = {d.pk: d.history.count() for d in Discrepancy.objects.all()}
+        assert found(codes.UNUSUAL_OUTBOUND) and found(codes.NEGATIVE_BALANCE)
+        count(buyer, ACETONE, date(2026, 2, 27), "5")
+        reconcile(as_of=as_of, mode="incremental")
+        [mismatch] = found(codes.STOCK_COUNT_MISMATCH)
+        assert {d.pk: d.history.count() for d in Discrepancy.objects.exclude(pk=mismatch.pk)} == before
+        incremental = keys()
+        reconcile(as_of=as_of)
+        assert keys() == incremental
+
+    def test_an_episode_after_as_of_is_cleared_as_in_a_full_run(self, buyer):
+        """A run for an earlier date than the last: the episode dated after it was re-judged
+        (the month of as_of on), so it is found no longer detected, as a full run finds."""
+        entry(buyer, ACETONE, Direction.IN, "100", date(2026, 1, 5), counterparty_name="甲")
+        entry(buyer, ACETONE, Direction.USED, "150", date(2026, 5, 5))  # negative on 5 May
+        reconcile(as_of=date(2026, 6, 30))
+        [d] = found(codes.NEGATIVE_BALANCE)
+        entry(buyer, ACETONE, Direction.IN, "100", date(2026, 6, 10), counterparty_name="甲")
+        reconcile(as_of=date(2026, 3, 31), mode="incremental")
+        assert Discrepancy.objects.get(pk=d.pk).still_detected is False
+
+    def test_a_posting_during_a_run_for_a_past_date_does_not_lose_the_pair(self, buyer, monkeypatch):
+        """Another session posts an entry dated after as_of while the run is under way: the
+        pair's figures and its months are read once, so it is judged either way."""
+        from jindu.precursors.reconciliation import engine
+
+        monthly_outbound(buyer, ACETONE, [100] * 8 + [1000], start=date(2025, 1, 1))  # spike in September
+        as_of = date(2025, 10, 31)
+        reconcile(as_of=as_of)
+        [d] = found(codes.UNUSUAL_OUTBOUND)
+        entry(buyer, ACETONE, Direction.IN, "5", date(2025, 10, 3))  # touches the pair, not its movements
+        build_pass = engine._build_pass
+
+        def posting_meanwhile(ctx):
+            entry(buyer, ACETONE, Direction.USED, "5", date(2025, 12, 3))
+            return build_pass(ctx)
+
+        monkeypatch.setattr(engine, "_build_pass", posting_meanwhile)
+        reconcile(as_of=as_of, mode="incremental")
+        assert Discrepancy.objects.get(pk=d.pk).still_detected is True
+
+    def test_every_rule_is_rejudged_by_exactly_one_scope_day(self):
+        from jindu.precursors.reconciliation import engine
+
+        groups = (engine.MATCHING_RULES, engine.MONTHLY_RULES, engine.COUNT_RULES, engine.BALANCE_RULES,
+                  engine.LICENCE_HISTORY_RULES, engine.LEDGER_HISTORY_RULES)
+        assert sum(len(g) for g in groups) == len(RULES) and set().union(*groups) == set(RULES)
+
+
+def test_planner_settings_do_not_hide_a_failing_statement():
+    """(PostgreSQL) A statement failing inside ``Context.planner_off`` in a transaction is the
+    error raised — not the aborted transaction's refusal of the settings' reset."""
+    from django.db import DatabaseError, transaction
+
+    from jindu.precursors.reconciliation.base import Context
+
+    ctx = Context(as_of=AS_OF)
+    with pytest.raises(DatabaseError) as info:
+        with transaction.atomic(), ctx.planner_off("hashjoin", "mergejoin"):
+            ctx.execute("SELECT * FROM recon_no_such_table")
+    assert "recon_no_such_table" in str(info.value)
+
+
 class TestCommandAndJob:
     def test_management_command_full_then_incremental(self, buyer, capsys):
         from django.core.management import call_command
