@@ -512,7 +512,8 @@ class LedgerPair(models.Model):
     moved_months = models.PositiveIntegerField(_("有销售、使用或损耗的月数"), default=0)
     moved_median_kg = models.DecimalField(_("月销售、使用及损耗中位数（千克）"), max_digits=18, decimal_places=3,
                                           null=True)
-    moved_top_kg = models.DecimalField(_("月销售、使用及损耗最大值（千克）"), max_digits=18, decimal_places=3, null=True)
+    moved_top_kg = models.DecimalField(_("月销售、使用及损耗最大值（千克）"), max_digits=18, decimal_places=3,
+                                       null=True)
     out_kg = models.DecimalField(_("出库合计（千克）"), max_digits=18, decimal_places=3, default=Decimal("0"))
     first_expiry_on = models.DateField(_("最早失效日期"), null=True)
     last_on = models.DateField(_("最后发生日"), null=True)

@@ -26,9 +26,9 @@ closed loop (and on the log scale a month holding only a small loss would otherw
 the most "unusual" of all); this also leaves the reconciliation date's own, incomplete
 month alone unless it is already high.
 
-Medians are taken in SQL on the monthly summary (:meth:`~.base.Context.month_history`), not the ledger: with the ordered-set
-aggregate ``percentile_cont(0.5)`` on PostgreSQL, with ``ROW_NUMBER`` over each pair's
-months on SQLite (which has no median aggregate) — the same values — and only for the
+Medians are taken in SQL on the monthly summary (:meth:`~.base.Context.month_history`), not
+the ledger: with the ordered-set aggregate ``percentile_cont(0.5)`` on PostgreSQL, with
+``ROW_NUMBER`` over each pair's months on SQLite (which has no median aggregate) — the same values — and only for the
 pairs a cheap exact screen leaves (:func:`_screen_pairs`: those whose largest month is at
 least three times their median, as a reported month must be). An incremental run screens
 a touched pair on its maintained figures (:class:`~jindu.precursors.models.LedgerPair`:

@@ -86,7 +86,8 @@ def transfer_check(ctx: Context) -> LedgerCheck:
         CREATE {'UNLOGGED' if ctx.pg else 'TEMP'} TABLE {UNMATCHED_TABLE} AS
         SELECT t.id, t.enterprise_id, t.chemical_id, t.occurred_on
         FROM {ctx.scoped_from('precursors_ledgerentry', 't', recent=True, since='sc.match_since')}
-        WHERE {f"sc.match_since < {closed} AND " if ctx.scoped else ""}t.direction IN ('in', 'out') AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
+        WHERE {f"sc.match_since < {closed} AND " if ctx.scoped else ""}t.direction IN ('in', 'out')
+          AND t.counterparty_id IS NOT NULL AND t.counterparty_id <> t.enterprise_id
           AND t.voided_at IS NULL AND t.occurred_on < {closed}
           AND NOT EXISTS (
               SELECT 1 FROM precursors_ledgerentry o

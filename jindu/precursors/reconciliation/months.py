@@ -352,7 +352,8 @@ def pair_mismatches(pairs: Iterable[tuple[int, int]] | None = None) -> list[tupl
     expected: dict[tuple[int, int], dict] = {}
     for key, rows in months.items():
         moved = sorted(r[0] for r in rows if r[0] > 0)
-        expected[key] = {"moved_months": len(moved), "moved_median_kg": moved[(len(moved) + 1) // 2 - 1] if moved else None,
+        median = moved[(len(moved) + 1) // 2 - 1] if moved else None
+        expected[key] = {"moved_months": len(moved), "moved_median_kg": median,
                          "moved_top_kg": moved[-1] if moved else None, "out_kg": sum((r[1] for r in rows), _ZERO),
                          "first_expiry_on": min((r[2] for r in rows if r[2]), default=None),
                          "last_on": max((r[3] for r in rows if r[3]), default=None)}
