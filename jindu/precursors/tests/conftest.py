@@ -8,3 +8,21 @@ def _catalogue(db):
     from jindu.precursors.loaders import load_catalogue
 
     load_catalogue()
+
+
+@pytest.fixture
+def seller(db):
+    """A trader (the selling side of the reconciliation tests)."""
+    from jindu.precursors.choices import EnterpriseKind
+    from jindu.precursors.tests.factories import EnterpriseFactory
+
+    return EnterpriseFactory(kind=EnterpriseKind.TRADER)
+
+
+@pytest.fixture
+def buyer(db):
+    """A user enterprise (the buying side of the reconciliation tests)."""
+    from jindu.precursors.choices import EnterpriseKind
+    from jindu.precursors.tests.factories import EnterpriseFactory
+
+    return EnterpriseFactory(kind=EnterpriseKind.USER)
