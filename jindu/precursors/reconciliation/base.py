@@ -306,14 +306,13 @@ class Context:
         pair changed — come straight from the maintained summary
         (:class:`~jindu.precursors.models.LedgerMonth`) through its (enterprise, chemical,
         month) index, for the pairs whose ledger history is judged (``history_since`` before
-        :data:`NEVER_AGAIN`), and are not copied. ``pairs``: only the pairs in that table
+        :data:`NEVER_AGAIN`), and are not copied. ``pairs`` (incremental runs; a full run's
+        callers join ``recon_month`` themselves): only the pairs in that table
         (``enterprise_id, chemical_id``; it drives the look-ups)."""
-        if not self.scoped and not pairs:
+        if not self.scoped:
             return MONTH_TABLE
         restrict = (f" WHERE EXISTS (SELECT 1 FROM {pairs} z WHERE z.enterprise_id = r.enterprise_id "
                     f"AND z.chemical_id = r.chemical_id)") if pairs else ""
-        if not self.scoped:
-            return f"(SELECT * FROM {MONTH_TABLE} r{restrict})"
         cols = "enterprise_id, chemical_id, month, out_kg, move_kg, first_expiry"
         driver = (f"{pairs} z {self.driven_join} {SCOPE_TABLE} sc ON sc.enterprise_id = z.enterprise_id "
                   f"AND sc.chemical_id = z.chemical_id" if pairs else f"{SCOPE_TABLE} sc")
